@@ -1,0 +1,61 @@
+# The two commands: `make run` and `make test`. Everything else is a helper for them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+CHAIN_PORT ?= 8545
+export DEBUG ?= true
+export CHAIN_RPC_URL ?= http://127.0.0.1:$(CHAIN_PORT)
+
+.PHONY: run test lint bench setup deps-python deps-node migrate demo clean help
+
+help:
+	@echo "make run    set up and run the portal (web, worker, beat, anvil) on embedded defaults"
+	@echo "make test   set up and run lint and the whole test suite"
+	@echo "make bench  run the benchmarks (prints JSON lines)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip check
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps-python: $(VENV)/.installed
+deps-node: node_modules/.installed
+setup: deps-python deps-node
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py demo
+
+run: demo
+	@echo ""
+	@echo "  Portal:     http://127.0.0.1:$(PORT)/"
+	@echo "  Admin:      http://127.0.0.1:$(PORT)/admin/"
+	@echo "  API docs:   http://127.0.0.1:$(PORT)/api/docs"
+	@echo "  Health:     http://127.0.0.1:$(PORT)/healthz"
+	@echo "  Chain RPC:  $(CHAIN_RPC_URL) (anvil)"
+	@echo ""
+	PORT=$(PORT) CHAIN_PORT=$(CHAIN_PORT) $(BIN)/honcho start -f Procfile
+
+lint: deps-python
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var/broker var/test-portal.sqlite3*

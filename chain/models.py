@@ -1,0 +1,1 @@
+# Networks, deployments, the outbox and indexed events arrive with the contracts issue.

@@ -1,0 +1,1 @@
+# Models arrive with their own issues; see ../shared/DESIGN.md for what lives here.

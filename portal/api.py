@@ -1,0 +1,83 @@
+"""The API root: one NinjaAPI, every app's router, one error shape.
+
+This module and ``portal.urls`` are the only places in ``portal`` that import other apps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import NinjaAPI, Router, Schema
+
+from chain.api import router as chain_router
+from licensing.api import router as licensing_router
+from models_hub.api import router as models_router
+from portal.api_errors import ErrorOut, install_error_handlers
+from portal.auth import ApiKeyAuth
+from portal.choices import ApiScope
+
+api = NinjaAPI(
+    title="Model Licensing Portal API",
+    version="1",
+    description=(
+        "Authenticate with `Authorization: Bearer <key>` (API keys are created in the admin). "
+        "Every 4xx answers `{code, message, details}` with a stable `code`."
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+)
+install_error_handlers(api)
+
+router = Router(tags=["account"])
+
+
+class ApiKeyOut(Schema):
+    name: str
+    prefix: str
+    organization: str
+    scopes: list[str]
+    expires_at: datetime | None
+
+
+class OrganizationOut(Schema):
+    name: str
+    slug: str
+    treasury_address: str
+    status: str
+    member_count: int
+
+
+@router.get("/key", response={200: ApiKeyOut, 401: ErrorOut}, auth=ApiKeyAuth())
+def current_key(request):
+    """The API key this request is made with."""
+    key = request.auth
+    return ApiKeyOut(
+        name=key.name,
+        prefix=key.prefix,
+        organization=key.organization.slug,
+        scopes=key.scopes,
+        expires_at=key.expires_at,
+    )
+
+
+@router.get(
+    "/organization",
+    response={200: OrganizationOut, 401: ErrorOut, 403: ErrorOut},
+    auth=ApiKeyAuth(ApiScope.ORG_READ),
+)
+def current_organization(request):
+    """The organization the API key acts for (scope `org:read`)."""
+    org = request.auth.organization
+    return OrganizationOut(
+        name=org.name,
+        slug=org.slug,
+        treasury_address=org.treasury_address,
+        status=org.status,
+        member_count=org.memberships.count(),
+    )
+
+
+api.add_router("/", router)
+api.add_router("/chain", chain_router)
+api.add_router("/models", models_router)
+api.add_router("/licensing", licensing_router)
