@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PORT ?= 8000
+WEB_PORT ?= 8000
 CHAIN_PORT ?= 8545
 export DEBUG ?= true
 export CHAIN_RPC_URL ?= http://127.0.0.1:$(CHAIN_PORT)
@@ -39,13 +39,13 @@ demo: migrate
 
 run: demo
 	@echo ""
-	@echo "  Portal:     http://127.0.0.1:$(PORT)/"
-	@echo "  Admin:      http://127.0.0.1:$(PORT)/admin/"
-	@echo "  API docs:   http://127.0.0.1:$(PORT)/api/docs"
-	@echo "  Health:     http://127.0.0.1:$(PORT)/healthz"
+	@echo "  Portal:     http://127.0.0.1:$(WEB_PORT)/"
+	@echo "  Admin:      http://127.0.0.1:$(WEB_PORT)/admin/"
+	@echo "  API docs:   http://127.0.0.1:$(WEB_PORT)/api/docs"
+	@echo "  Health:     http://127.0.0.1:$(WEB_PORT)/healthz"
 	@echo "  Chain RPC:  $(CHAIN_RPC_URL) (anvil)"
 	@echo ""
-	PORT=$(PORT) CHAIN_PORT=$(CHAIN_PORT) $(BIN)/honcho start -f Procfile
+	WEB_PORT=$(WEB_PORT) CHAIN_PORT=$(CHAIN_PORT) $(BIN)/honcho start -f Procfile
 
 lint: deps-python
 	$(BIN)/ruff check .
