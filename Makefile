@@ -58,4 +58,4 @@ bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf var/broker var/test-portal.sqlite3*
+	rm -rf var/broker var/test-portal-*.sqlite3*

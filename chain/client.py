@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from web3 import Web3
-from web3.providers import HTTPProvider, LegacyWebSocketProvider
+from web3.providers import HTTPProvider
 
 
 def web3_for(url: str | None = None, *, timeout: float | None = None) -> Web3:
-    url = url or settings.CHAIN_RPC_URL
-    timeout = timeout or settings.CHAIN_RPC_TIMEOUT
-    if url.startswith(("ws://", "wss://")):
-        return Web3(LegacyWebSocketProvider(url, websocket_timeout=timeout))
+    """A client for ``url`` (the configured node by default), reused across calls."""
+    return _web3(url or settings.CHAIN_RPC_URL, timeout or settings.CHAIN_RPC_TIMEOUT)
+
+
+@lru_cache(maxsize=16)
+def _web3(url: str, timeout: float) -> Web3:
+    # One provider per node keeps its HTTP session (and connection pool) alive between calls.
     return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
 
 

@@ -32,11 +32,14 @@ class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "status", "treasury_address", "member_count", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+        queryset = super().get_queryset(request).annotate(member_count=Count("memberships"))
+        return queryset.order_by("name")  # GROUP BY drops Meta.ordering
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {"slug": ["name"]} if request.user.is_superuser else {}
 
     @admin.display(description="Members", ordering="member_count")
     def member_count(self, obj):

@@ -17,6 +17,8 @@ class ApiKeyAuth(HttpBearer):
         self.scopes = [str(scope) for scope in scopes]
 
     def authenticate(self, request, token: str):
+        if not token.strip():
+            return None  # no key at all: ninja answers 401 "unauthenticated"
         try:
             api_key = services.api_key_authenticate(raw_key=token)
         except services.ApiKeyRejected as exc:

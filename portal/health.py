@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-
-from portal.celery import app as celery_app
+from kombu import Connection
 
 
 def check_database() -> None:
@@ -26,7 +25,7 @@ def check_broker() -> None:
             if not os.access(path, os.W_OK):
                 raise OSError(f"broker folder {path} is not writable")
         return
-    with celery_app.connection_for_write() as conn:
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=3) as conn:
         conn.ensure_connection(max_retries=1, timeout=3)
 
 

@@ -132,7 +132,7 @@ class ApiKeyRejected(Exception):
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey:
     """The usable key for ``raw_key``; raises ``ApiKeyRejected`` with a stable code otherwise."""
-    parts = raw_key.split("_")
+    parts = raw_key.split("_", 2)  # the secret part may itself contain "_"
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         raise ApiKeyRejected("invalid_api_key", "The API key is malformed.")
     api_key = ApiKey.objects.select_related("organization", "owner").filter(prefix=parts[1]).first()

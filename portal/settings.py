@@ -6,6 +6,7 @@ that names the variable (see ``portal.env``).
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -118,8 +119,9 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not memory, so a real Celery worker started by a test sees the test database.
-    _database["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    # A file, not memory, so a real Celery worker started by a test sees the test database;
+    # one per test process, so two test runs on one machine do not share it.
+    _database["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
 else:
     _database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
@@ -223,9 +225,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- Chain ------------------------------------------------------------------------------
-CHAIN_RPC_URL = env_url(
-    "CHAIN_RPC_URL", "http://127.0.0.1:8545", schemes=("http", "https", "ws", "wss")
-)
+CHAIN_RPC_URL = env_url("CHAIN_RPC_URL", "http://127.0.0.1:8545", schemes=("http", "https"))
 CHAIN_RPC_TIMEOUT = env_int("CHAIN_RPC_TIMEOUT", 5, minimum=1)
 
 # --- Health -----------------------------------------------------------------------------

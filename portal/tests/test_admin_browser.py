@@ -1,0 +1,182 @@
+"""The admin in a real browser: sign-in through allauth, API key issuing, tenant scoping.
+
+Runs Debian's chromium through Playwright against pytest-django's ``live_server`` (skips
+locally when chromium is missing, fails in CI with REQUIRE_SERVICES=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from portal.choices import Role
+
+pytestmark = [pytest.mark.requires_browser]
+
+PASSWORD = "correct-horse-battery-9"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def live_server():
+    """pytest-django's live server, started with a MEDIA_URL it can parse.
+
+    Settings keep ``MEDIA_URL = None`` (media has no public URL), but Django's live server
+    wraps every request in ``_MediaFilesHandler``, which does ``urlparse(settings.MEDIA_URL)``
+    when the server starts: with None its base path is ``b""`` and every request fails with
+    "TypeError: startswith first arg must be str or a tuple of str, not bytes". The handler
+    reads the setting only once, at start-up, so the override lasts only that long.
+    """
+    from django.test import override_settings
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    with override_settings(MEDIA_URL="/live-server-media-not-public/"):
+        server = LiveServer(addr)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """One headless chromium for the module. Playwright's sync API runs an event loop in this
+    thread, so Django's "no ORM inside async" guard has to be relaxed while it is open."""
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, transactional_db, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page, user, next_path: str) -> None:
+    """Open an admin page signed out: the admin login sends us to allauth; sign in there."""
+    page.goto(f"/admin/login/?next={next_path}")
+    assert urlsplit(page.url).path == "/accounts/login/", page.url
+    form = page.locator("form").filter(has=page.locator("input[name=password]"))
+    form.locator("input[name=login]").fill(user.email)
+    form.locator("input[name=password]").fill(PASSWORD)
+    with page.expect_navigation():
+        form.locator("button[type=submit], input[type=submit]").first.click()
+    assert urlsplit(page.url).path == next_path, f"sign-in did not land on {next_path}: {page.url}"
+
+
+def test_manager_issues_api_key_that_authenticates(page, live_server, make_staff, org_a, org_b):
+    from portal.models import ApiKey
+
+    manager = make_staff(org_a, Role.MANAGER, password=PASSWORD)
+    make_staff(org_b, Role.OWNER, password=PASSWORD)  # another tenant the manager must not see
+
+    sign_in(page, manager, "/admin/portal/apikey/add/")
+
+    organization = page.locator("select[name=organization]")
+    # The manager writes to exactly one organization, so the form preselects it ...
+    assert organization.input_value() == str(org_a.pk)
+    # ... and org B is not among the choices.
+    assert "Beta-LEAK" not in page.content()
+
+    page.locator("input[name=name]").fill("CI deploy key")
+    page.locator("input[name=scopes][value='org:read']").check()
+    with page.expect_navigation():
+        page.locator("input[name=_save]").click()
+
+    warning = page.locator("ul.messagelist li.warning")
+    assert warning.count() == 1, page.locator("body").inner_text()
+    raw_key = warning.locator("code").inner_text().strip()
+    assert raw_key.startswith("mlp_"), raw_key
+
+    api_key = ApiKey.objects.get()
+    assert api_key.organization == org_a
+    assert api_key.owner == manager
+    assert api_key.name == "CI deploy key"
+    assert api_key.scopes == ["org:read"]
+    assert api_key.key_hash != raw_key
+    assert raw_key not in api_key.key_hash
+
+    request = urllib.request.Request(  # noqa: S310 (the live server's http URL)
+        f"{live_server.url}/api/key", headers={"Authorization": f"Bearer {raw_key}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            status, body = response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read().decode()
+    assert status == 200, f"GET /api/key with the issued key {raw_key!r}: {status} {body}"
+    assert body["organization"] == "alpha"
+    assert body["prefix"] == api_key.prefix
+    assert body["scopes"] == ["org:read"]
+
+
+def test_viewer_sees_only_own_memberships_read_only(page, make_staff, org_a, org_b):
+    from portal.models import Membership
+
+    outsider = make_staff(org_b, Role.MANAGER, password=PASSWORD)
+    colleague = make_staff(org_a, Role.MANAGER, password=PASSWORD)
+    viewer = make_staff(org_a, Role.VIEWER, password=PASSWORD)
+
+    sign_in(page, viewer, "/admin/portal/membership/")
+    text = page.locator("body").inner_text()
+    assert viewer.email in text
+    assert colleague.email in text
+    assert "Alpha Models" in text
+    assert "Beta-LEAK" not in page.content()
+    assert outsider.email not in page.content()
+
+    other = Membership.objects.get(user=outsider, organization=org_b)
+    response = page.goto(f"/admin/portal/membership/{other.pk}/change/")
+    assert response is not None
+    assert response.status == 404
+    assert "Beta-LEAK" not in page.content()
+    assert outsider.email not in page.content()
+
+    own = Membership.objects.get(user=colleague, organization=org_a)
+    response = page.goto(f"/admin/portal/membership/{own.pk}/change/")
+    assert response is not None
+    assert response.status == 200
+    assert colleague.email in page.locator("body").inner_text()
+    assert page.locator("input[name=_save]").count() == 0
+    assert page.locator("input[name=_continue], input[name=_addanother]").count() == 0
+
+
+def test_admin_index_screenshot(page, make_staff, org_a, org_b):
+    owner = make_staff(org_a, Role.OWNER, password=PASSWORD)
+
+    sign_in(page, owner, "/admin/")
+    body = page.locator("body").inner_text()
+    assert "Your organizations" in body
+    for section in ("Organizations", "Memberships", "API keys"):
+        assert section in body
+    assert "Beta-LEAK" not in page.content()
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / "admin-index.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
