@@ -167,7 +167,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
-MEDIA_URL = None  # no public URL: downloads go through views that check who is asking
+# No URL pattern serves this prefix and the storage refuses to build URLs: downloads go through
+# views that check who is asking.
+MEDIA_URL = "/private-media/"
 MEDIA_S3_BUCKET = env_str("MEDIA_S3_BUCKET")
 if MEDIA_S3_BUCKET:  # optional integration: needs `pip install django-storages[s3]`
     _media_storage = {
@@ -182,8 +184,8 @@ if MEDIA_S3_BUCKET:  # optional integration: needs `pip install django-storages[
     }
 else:
     _media_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": None},
+        "BACKEND": "portal.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
     }
 STORAGES = {
     "default": _media_storage,

@@ -33,26 +33,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def live_server():
-    """pytest-django's live server, started with a MEDIA_URL it can parse.
-
-    Settings keep ``MEDIA_URL = None`` (media has no public URL), but Django's live server
-    wraps every request in ``_MediaFilesHandler``, which does ``urlparse(settings.MEDIA_URL)``
-    when the server starts: with None its base path is ``b""`` and every request fails with
-    "TypeError: startswith first arg must be str or a tuple of str, not bytes". The handler
-    reads the setting only once, at start-up, so the override lasts only that long.
-    """
-    from django.test import override_settings
-    from pytest_django.live_server_helper import LiveServer
-
-    addr = os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
-    with override_settings(MEDIA_URL="/live-server-media-not-public/"):
-        server = LiveServer(addr)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def browser(chromium_path):
     """One headless chromium for the module. Playwright's sync API runs an event loop in this
     thread, so Django's "no ORM inside async" guard has to be relaxed while it is open."""

@@ -47,6 +47,15 @@ def test_stored_hash_never_equals_the_key(issue):
     assert issued.raw_key.startswith(f"mlp_{stored.prefix}_")
 
 
+def test_keys_whose_secret_contains_underscores_authenticate(client, issue, monkeypatch):
+    import portal.services
+
+    monkeypatch.setattr(portal.services.secrets, "token_urlsafe", lambda n: "a_b_c" + "x" * 40)
+    issued = issue()
+
+    assert _get(client, "/api/key", issued.raw_key).status_code == 200
+
+
 def test_a_good_key_authenticates_and_records_use(client, issue):
     issued = issue()
 
@@ -152,8 +161,10 @@ def test_admin_shows_the_key_once(client, org_a, make_staff):
     shown = [str(m) for m in response.context["messages"]]
     raw = next(part for m in shown for part in m.split("<code>")[1:]).split("</code>")[0]
     key = ApiKey.objects.get(name="ci")
-    assert key.organization == org_a and key.owner == manager
-    assert key.key_hash != raw and raw.startswith(f"mlp_{key.prefix}_")
+    assert key.organization == org_a
+    assert key.owner == manager
+    assert key.key_hash != raw
+    assert raw.startswith(f"mlp_{key.prefix}_")
     assert raw not in client.get(f"/admin/portal/apikey/{key.pk}/change/").content.decode()
     assert _get(client, "/api/key", raw).status_code == 200
 

@@ -46,7 +46,7 @@ def worker(transactional_db):
             "--without-mingle",
             "--without-heartbeat",
             "--loglevel=WARNING",
-        ],  # fmt: skip
+        ],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,

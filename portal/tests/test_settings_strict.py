@@ -28,7 +28,7 @@ ROOT = settings.BASE_DIR
             "CHAIN_RPC_URL",
             "http://host:notaport",
             {"default": None, "schemes": ("http",)},
-        ),  # fmt: skip
+        ),
         (env.env_list, "ALLOWED_HOSTS", "a,,b", {"default": []}),
         (env.env_choice, "LOG_LEVEL", "LOUD", {"default": "INFO", "choices": ("INFO",)}),
     ],
@@ -110,6 +110,14 @@ def test_check_deploy_warns_without_a_shared_secret_key(tmp_path):
     assert "portal.W001" in result.stdout + result.stderr
 
 
-def test_media_is_not_served_publicly():
-    assert settings.MEDIA_URL is None
-    assert settings.STORAGES["default"]["OPTIONS"].get("base_url") is None
+def test_media_is_not_served_publicly(client, db):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    name = default_storage.save("private/probe.txt", ContentFile(b"secret artifact"))
+    try:
+        with pytest.raises(NotImplementedError):
+            default_storage.url(name)
+        assert client.get(f"{settings.MEDIA_URL}{name}").status_code == 404
+    finally:
+        default_storage.delete(name)

@@ -106,7 +106,7 @@ def test_changelist_shows_only_own_rows(client, rows, staff_a, model_admin):
 
 @pytest.mark.parametrize("model_admin", TENANT_ADMINS, ids=_ids(TENANT_ADMINS))
 def test_filters_and_search_do_not_reach_other_tenant(client, rows, staff_a, model_admin):
-    row_a, row_b = rows[model_admin.model]
+    _, row_b = rows[model_admin.model]
     client.force_login(staff_a)
     changelist = _url(model_admin, "changelist")
     queries = [{"q": "beta"}, {"organization__id__exact": row_b.pk}]
@@ -167,7 +167,7 @@ def test_add_form_offers_only_own_choices(client, rows, staff_a, model_admin):
 
 @pytest.mark.parametrize("model_admin", TENANT_ADMINS, ids=_ids(TENANT_ADMINS))
 def test_actions_never_touch_other_tenant(client, rows, staff_a, model_admin):
-    row_a, row_b = rows[model_admin.model]
+    _, row_b = rows[model_admin.model]
     client.force_login(staff_a)
     model = type(row_b)
     before = model_to_dict(model.objects.get(pk=row_b.pk))
