@@ -85,6 +85,11 @@ class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return []
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and services.is_last_owner(membership=obj):
+            return False  # an organization keeps at least one owner
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         if change:
             services.membership_set(organization=obj.organization, user=obj.user, role=obj.role)

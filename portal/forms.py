@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from portal.choices import ApiScope, Role
 from portal.models import ApiKey, Membership
+from portal.services import is_last_owner
 
 
 class MembershipInviteForm(forms.ModelForm):
@@ -19,6 +20,13 @@ class MembershipChangeForm(forms.ModelForm):
     class Meta:
         model = Membership
         fields = ["role"]
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        stored = Membership.objects.get(pk=self.instance.pk)
+        if role != Role.OWNER and is_last_owner(membership=stored):
+            raise forms.ValidationError("An organization keeps at least one owner.")
+        return role
 
 
 class ApiKeyCreateForm(forms.ModelForm):

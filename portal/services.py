@@ -38,12 +38,22 @@ def organization_create(
     return organization
 
 
+def is_last_owner(*, membership: Membership) -> bool:
+    """True when this membership is the organization's only owner (it must stay)."""
+    if membership.pk is None or membership.role != Role.OWNER:
+        return False
+    owners = Membership.objects.filter(organization_id=membership.organization_id, role=Role.OWNER)
+    return not owners.exclude(pk=membership.pk).exists()
+
+
 @transaction.atomic
 def membership_set(*, organization: Organization, user, role: Role | str) -> Membership:
     """Give ``user`` the ``role`` in ``organization`` (creating or changing the membership)."""
     membership, _ = Membership.objects.select_for_update().get_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
+    if role != Role.OWNER and is_last_owner(membership=membership):
+        raise ValidationError({"role": "An organization keeps at least one owner."})
     membership.role = role
     membership.full_clean()
     membership.save()
