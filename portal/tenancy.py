@@ -75,18 +75,19 @@ class _TenantScoping:
             return related_admin.get_queryset(request)
         return None
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def _scope_choices(self, db_field, request, kwargs: dict) -> dict:
         if "queryset" not in kwargs:
             scoped = self._related_queryset(request, db_field.remote_field.model)
             if scoped is not None:
                 kwargs["queryset"] = scoped
+        return kwargs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs = self._scope_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs:
-            scoped = self._related_queryset(request, db_field.remote_field.model)
-            if scoped is not None:
-                kwargs["queryset"] = scoped
+        kwargs = self._scope_choices(db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
