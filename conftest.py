@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,80 @@ def require_service(available: bool, reason: str) -> None:
 def _fast_password_hashing(settings):
     """Tests create many users; PBKDF2's deliberate slowness buys nothing here."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def media_root(tmp_path_factory):
+    """Tests store files in a folder of their own, never in the portal's var/media."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    root = tmp_path_factory.mktemp("media")
+    storages = {**settings.STORAGES}
+    storages["default"] = {**storages["default"], "OPTIONS": {"location": str(root)}}
+    with override_settings(STORAGES=storages, MEDIA_ROOT=root):
+        yield root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def task_queue():
+    """Tasks sent by tests go to a queue of this test run, never to a running portal's queue."""
+    from portal.celery import app
+
+    queue = f"test-{os.getpid()}"
+    app.conf.task_default_queue = queue
+    yield queue
+    # nothing may have been sent, or the broker may be gone: either way there is nothing to do
+    with app.connection_for_write() as connection, contextlib.suppress(Exception):
+        connection.default_channel.queue_purge(queue)
+
+
+def _test_database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    host = db["HOST"] or "127.0.0.1"
+    return f"postgresql://{db['USER'] or ''}{password}@{host}{port}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(task_queue, media_root, django_db_setup, django_db_blocker):
+    """A real Celery worker process on the configured broker and the test database.
+
+    It consumes this test run's queue; tests that use it need ``transactional_db`` so the
+    rows they write are visible to the worker.
+    """
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    environ = {**os.environ, "DATABASE_URL": _test_database_url(), "DEBUG": "true"}
+    environ["MEDIA_ROOT"] = str(media_root)
+    command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo"]
+    command += ["--queues", task_queue, "--without-gossip", "--without-mingle"]
+    command += ["--without-heartbeat", "--loglevel=WARNING"]
+    # a file, not a pipe: a full pipe would stall the worker
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the fixture ends
+    process = subprocess.Popen(
+        command, cwd=settings.BASE_DIR, env=environ, stdout=log, stderr=subprocess.STDOUT
+    )
+    yield task_queue
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.seek(0)
+    output = log.read().decode(errors="replace")
+    if "Traceback" in output:
+        print(output[-20000:])
+    log.close()
 
 
 @pytest.fixture(scope="session")

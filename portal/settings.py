@@ -230,6 +230,13 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CHAIN_RPC_URL = env_url("CHAIN_RPC_URL", "http://127.0.0.1:8545", schemes=("http", "https"))
 CHAIN_RPC_TIMEOUT = env_int("CHAIN_RPC_TIMEOUT", 5, minimum=1)
 
+# --- Model registry ---------------------------------------------------------------------
+MODEL_ARTIFACT_MAX_BYTES = env_int("MODEL_ARTIFACT_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
+MODEL_LOAD_MAX_ARRAY_BYTES = env_int("MODEL_LOAD_MAX_ARRAY_BYTES", 4 * 1024**3, minimum=1)
+MODEL_CACHE_MAX_ENTRIES = env_int("MODEL_CACHE_MAX_ENTRIES", 8, minimum=1)
+MODEL_CACHE_MAX_BYTES = env_int("MODEL_CACHE_MAX_BYTES", 2 * 1024**3, minimum=1)
+MODEL_VALIDATION_TIME_LIMIT = env_int("MODEL_VALIDATION_TIME_LIMIT", 600, minimum=10)
+
 # --- Health -----------------------------------------------------------------------------
 HEALTHZ_REQUIRED = env_list("HEALTHZ_REQUIRED", ["database", "broker", "chain"])
 _unknown_checks = set(HEALTHZ_REQUIRED) - {"database", "broker", "chain"}

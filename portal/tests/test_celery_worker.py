@@ -3,73 +3,21 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from conftest import REQUIRE_SERVICES, require_service
 from portal.tasks import echo_task
 
 
-def _database_url_of_test_db() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db["USER"] or ""
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    host = db["HOST"] or "127.0.0.1"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgresql://{user}{password}@{host}{port}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker(transactional_db):
-    """A worker process consuming a queue of its own, on the test database."""
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = {**os.environ, "DATABASE_URL": _database_url_of_test_db(), "DEBUG": "true"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool=solo",
-            "--queues",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=WARNING",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield queue
-    process.terminate()
-    try:
-        output, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    if "Traceback" in output:
-        print(output)
-
-
-def test_task_round_trip_through_a_real_worker(worker):
+def test_task_round_trip_through_a_real_worker(celery_worker, transactional_db):
     # given a worker on the configured broker
     payload = f"ping-{uuid.uuid4().hex}"
 
     # when a task is sent to it
-    result = echo_task.apply_async(args=[payload], queue=worker)
+    result = echo_task.delay(payload)  # the default queue is this test run's
 
     # then it ran in the worker process and its result was stored by django-celery-results
     answer = result.get(timeout=60)

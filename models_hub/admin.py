@@ -1,0 +1,231 @@
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from models_hub import services
+from models_hub.cards import render_model_card
+from models_hub.choices import VersionStatus
+from models_hub.forms import AIModelForm, VersionUploadForm
+from models_hub.loading import ArtifactTampered
+from models_hub.models import AIModel, ModelVersion
+from portal.tenancy import TenantAdminMixin, TenantInlineMixin
+
+BADGE_COLOURS = {
+    VersionStatus.UPLOADED: "#5b6478",
+    VersionStatus.VALIDATING: "#3454d1",
+    VersionStatus.READY: "#1e7b34",
+    VersionStatus.REJECTED: "#b3261e",
+    VersionStatus.TAMPERED: "#7a0019",
+    VersionStatus.RETIRED: "#8a8f99",
+}
+
+
+def status_badge(version: ModelVersion):
+    colour = BADGE_COLOURS.get(version.status, "#5b6478")
+    return format_html(
+        '<span style="background:{};color:#fff;padding:1px 8px;border-radius:9px;'
+        'font-size:11px;text-transform:uppercase">{}</span>',
+        colour,
+        version.get_status_display(),
+    )
+
+
+def human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+class ModelVersionInline(TenantInlineMixin, admin.TabularInline):
+    model = ModelVersion
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["version", "format", "badge", "size", "sklearn_version", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="Status")
+    def badge(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="Size")
+    def size(self, obj):
+        return human_size(obj.size_bytes)
+
+    def has_add_permission(self, request, obj=None):
+        return False  # versions are uploaded from their own add page (streamed and hashed)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AIModel)
+class AIModelAdmin(TenantAdminMixin, admin.ModelAdmin):
+    tenant_field = "organization"
+    form = AIModelForm
+    list_display = ["name", "organization", "task", "listed", "version_count", "ready_count"]
+    list_filter = ["task", "listed", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["name", "slug", "summary", "organization__name"]
+    autocomplete_fields = ["organization"]
+    readonly_fields = ["card_preview", "created_at", "updated_at"]
+    inlines = [ModelVersionInline]
+    fieldsets = [
+        (None, {"fields": ["organization", "name", "slug", "task", "summary", "tags", "listed"]}),
+        ("Model card", {"fields": ["model_card", "card_preview"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                version_count=Count("versions"),
+                ready_count=Count("versions", filter=Q(versions__status=VersionStatus.READY)),
+            )
+            .order_by("organization__name", "name")
+        )
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {"slug": ["name"]} if obj is None else {}
+
+    @admin.display(description="Versions", ordering="version_count")
+    def version_count(self, obj):
+        return obj.version_count
+
+    @admin.display(description="Ready", ordering="ready_count")
+    def ready_count(self, obj):
+        return obj.ready_count
+
+    @admin.display(description="Preview (sanitized)")
+    def card_preview(self, obj):
+        if not obj.model_card:
+            return "-"
+        return format_html('<div class="model-card">{}</div>', render_model_card(obj.model_card))
+
+    def save_model(self, request, obj, form, change):
+        services.model_save(model=obj)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
+    tenant_field = "model__organization"
+    list_display = [
+        "model", "version", "format", "badge", "size", "short_sha256", "sklearn_version",
+        "created_at",
+    ]  # fmt: skip
+    list_filter = ["status", "format", "model"]
+    list_select_related = ["model", "model__organization"]
+    search_fields = ["version", "model__name", "sha256"]
+    autocomplete_fields = ["model"]
+    actions = ["revalidate", "retire"]
+    readonly_fields = [
+        "model", "version", "format", "badge", "rejection_reason", "download", "sha256",
+        "size", "original_filename", "estimator_class", "n_features", "feature_names", "classes",
+        "sklearn_version", "uploaded_by", "created_at", "validated_at",
+    ]  # fmt: skip
+
+    @admin.display(description="Status", ordering="status")
+    def badge(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size(self, obj):
+        return human_size(obj.size_bytes)
+
+    @admin.display(description="sha256")
+    def short_sha256(self, obj):
+        return f"{obj.sha256[:12]}…"
+
+    @admin.display(description="Artifact")
+    def download(self, obj):
+        url = reverse("admin:models_hub_modelversion_download", args=[obj.pk])
+        return format_html('<a href="{}">Download {}</a>', url, obj.original_filename or "file")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = VersionUploadForm
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            return form_class
+
+        class UploadForm(form_class):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, user=request.user, **inner)
+
+        return UploadForm
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["model", "version", "upload", "format"]
+        return self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        # Versions are immutable; staff act on them through the actions.
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # retire instead: licenses may point at a version
+
+    def has_manage_permission(self, request):
+        return super().has_change_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = form.uploaded.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request, f"Uploaded {obj}: validation runs in a worker.", messages.SUCCESS
+        )
+
+    @admin.action(description="Validate again", permissions=["manage"])
+    def revalidate(self, request, queryset):
+        count = sum(
+            services.version_revalidate(version=version)
+            for version in self.writable_queryset(request, queryset)
+        )
+        self.message_user(request, f"Queued {count} version(s) for validation.", messages.SUCCESS)
+
+    @admin.action(description="Retire", permissions=["manage"])
+    def retire(self, request, queryset):
+        count = sum(
+            services.version_retire(version=version)
+            for version in self.writable_queryset(request, queryset)
+        )
+        self.message_user(request, f"Retired {count} version(s).", messages.SUCCESS)
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.download_view)
+        return [
+            path("<path:object_id>/download/", download, name="models_hub_modelversion_download"),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, object_id):
+        version = self.get_object(request, object_id)  # 404 outside the user's organizations
+        try:
+            data = services.artifact_read(version=version)
+        except ArtifactTampered:
+            self.message_user(
+                request,
+                "The stored file no longer matches its sha256: it was not served, and the "
+                "version is marked tampered.",
+                messages.ERROR,
+            )
+            return redirect("admin:models_hub_modelversion_change", version.pk)
+        except FileNotFoundError:
+            self.message_user(request, "The stored file is missing.", messages.ERROR)
+            return redirect("admin:models_hub_modelversion_change", version.pk)
+        response = HttpResponse(data, content_type="application/octet-stream")
+        filename = f"{version.model.slug}-{version.version}.{version.format}"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
