@@ -12,6 +12,7 @@ from models_hub.forms import AIModelForm, VersionUploadForm
 from models_hub.loading import ArtifactTampered
 from models_hub.models import AIModel, ModelVersion
 from portal.tenancy import TenantAdminMixin, TenantInlineMixin
+from portal.uploads import oversized_uploads
 
 BADGE_COLOURS = {
     VersionStatus.UPLOADED: "#5b6478",
@@ -155,9 +156,11 @@ class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
         if obj is not None:
             return form_class
 
+        too_large = "upload" in oversized_uploads(request)
+
         class UploadForm(form_class):
             def __init__(self, *args, **inner):
-                super().__init__(*args, user=request.user, **inner)
+                super().__init__(*args, user=request.user, too_large=too_large, **inner)
 
         return UploadForm
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -14,6 +15,7 @@ from portal.api_errors import ApiError, ErrorOut
 from portal.auth import ApiKeyAuth
 from portal.choices import ApiScope
 from portal.models import ApiKey
+from portal.uploads import oversized_uploads
 
 router = Router(tags=["models"])
 
@@ -142,7 +144,7 @@ def version_upload(
     org: str,
     slug: str,
     version: Form[str],
-    artifact: File[UploadedFile],
+    artifact: File[UploadedFile | None] = None,
     format: Form[str | None] = None,
 ):
     """Upload a version (scope `models:write`, the model's organization). Validation is queued;
@@ -151,6 +153,12 @@ def version_upload(
     model = _model_or_404(request, org, slug)
     if model.organization_id != key.organization_id:
         raise ApiError(403, "forbidden", "The API key acts for another organization.")
+    if "artifact" in oversized_uploads(request):
+        limit_mb = settings.FILE_UPLOAD_MAX_BYTES / 1024 / 1024
+        message = f"The file is over the {limit_mb:.0f} MB limit."
+        raise ApiError(413, "artifact_too_large", message)
+    if artifact is None:
+        raise ApiError(422, "validation_error", "Send the file as the multipart field 'artifact'.")
     try:
         uploaded = services.version_upload(
             model=model,

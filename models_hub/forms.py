@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from models_hub import services
@@ -39,10 +40,21 @@ class VersionUploadForm(forms.ModelForm):
         model = ModelVersion
         fields = ["model", "version", "format"]
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, too_large=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.too_large = too_large
         self.uploaded = None
+
+    def clean_upload(self):
+        return self.cleaned_data.get("upload")
+
+    def _clean_fields(self):
+        super()._clean_fields()
+        if self.too_large:
+            self.errors.pop("upload", None)
+            limit_mb = settings.FILE_UPLOAD_MAX_BYTES / 1024 / 1024
+            self.add_error("upload", f"The file is over the {limit_mb:.0f} MB limit.")
 
     def _post_clean(self):
         super()._post_clean()

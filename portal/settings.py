@@ -192,6 +192,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_HANDLERS = [
+    "portal.uploads.MaxSizeUploadHandler",  # drops a file past FILE_UPLOAD_MAX_BYTES early
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Celery -----------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
@@ -232,6 +237,8 @@ CHAIN_RPC_TIMEOUT = env_int("CHAIN_RPC_TIMEOUT", 5, minimum=1)
 
 # --- Model registry ---------------------------------------------------------------------
 MODEL_ARTIFACT_MAX_BYTES = env_int("MODEL_ARTIFACT_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
+# Any uploaded file is dropped while it arrives once it passes this (the largest limit).
+FILE_UPLOAD_MAX_BYTES = env_int("FILE_UPLOAD_MAX_BYTES", MODEL_ARTIFACT_MAX_BYTES, minimum=1)
 MODEL_LOAD_MAX_ARRAY_BYTES = env_int("MODEL_LOAD_MAX_ARRAY_BYTES", 4 * 1024**3, minimum=1)
 MODEL_CACHE_MAX_ENTRIES = env_int("MODEL_CACHE_MAX_ENTRIES", 8, minimum=1)
 MODEL_CACHE_MAX_BYTES = env_int("MODEL_CACHE_MAX_BYTES", 2 * 1024**3, minimum=1)

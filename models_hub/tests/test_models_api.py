@@ -144,3 +144,26 @@ def test_another_organizations_unlisted_model_is_404_even_with_a_key(client, org
     response = client.get(f"/api/models/alpha/{draft.slug}", headers=headers)
 
     assert response.status_code == 404
+
+
+def test_an_upload_over_the_request_limit_is_413(client, classifier, org_a, key_for, settings):
+    settings.FILE_UPLOAD_MAX_BYTES = 4096
+    headers = key_for(org_a, ApiScope.MODELS_WRITE)
+    path = f"/api/models/alpha/{classifier.slug}/versions"
+
+    response = _post_version(client, headers, path, b"x" * 100_000)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "artifact_too_large"
+    assert not ModelVersion.objects.exists()
+
+
+def test_an_upload_without_a_file_is_422(client, classifier, org_a, key_for):
+    headers = key_for(org_a, ApiScope.MODELS_WRITE)
+
+    response = client.post(
+        f"/api/models/alpha/{classifier.slug}/versions", {"version": "1.0.0"}, headers=headers
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"

@@ -156,3 +156,21 @@ def test_model_card_preview_is_sanitized(client, org_a, make_staff):
     assert "<script" not in preview
     assert "onerror" not in preview
     assert "javascript:" not in preview
+
+
+def test_a_file_over_the_limit_is_dropped_while_it_arrives(
+    client, org_a, make_staff, classifier, settings
+):
+    settings.FILE_UPLOAD_MAX_BYTES = 4096
+    client.force_login(make_staff(org_a, Role.MANAGER))
+    big = SimpleUploadedFile("m.joblib", b"x" * 100_000)
+
+    response = client.post(
+        _upload_url(), {"model": classifier.pk, "version": "1.0.0", "upload": big}
+    )
+
+    assert response.status_code == 200
+    assert (
+        "over the 0 MB limit" in response.content.decode() or "limit" in response.content.decode()
+    )
+    assert not ModelVersion.objects.exists()
