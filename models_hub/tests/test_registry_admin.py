@@ -171,5 +171,4 @@ def test_a_file_over_the_limit_is_dropped_while_it_arrives(
 
     assert response.status_code == 200
     assert "is over the" in response.content.decode()
-    )
     assert not ModelVersion.objects.exists()
