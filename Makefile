@@ -6,8 +6,11 @@ WEB_PORT ?= 8000
 CHAIN_PORT ?= 8545
 export DEBUG ?= true
 export CHAIN_RPC_URL ?= http://127.0.0.1:$(CHAIN_PORT)
+# The local demo chain's operator: anvil's published development key #0. It is public (anvil
+# prints it at start); never use it on a real network. Set CHAIN_OPERATOR_KEY(_FILE) there.
+export CHAIN_OPERATOR_KEY ?= 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 
-.PHONY: run test lint bench setup deps-python deps-node migrate demo clean help
+.PHONY: run test lint bench contracts contracts-check setup deps-python deps-node migrate demo clean help
 
 help:
 	@echo "make run    set up and run the portal (web, worker, beat, anvil) on embedded defaults"
@@ -56,6 +59,14 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Solidity: compile chain/contracts with the pinned npm solc into chain/artifacts (committed);
+# the check recompiles into a temporary directory and fails when the artifacts differ.
+contracts: deps-node
+	node chain/compile.mjs
+
+contracts-check: deps-node
+	node chain/compile.mjs --check
 
 clean:
 	rm -rf var/broker var/test-portal-*.sqlite3*

@@ -7,6 +7,7 @@ that names the variable (see ``portal.env``).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -230,10 +231,43 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The one place periodic tasks are defined; beat copies them into the database, where the
+# admin edits them. Every periodic task is also a management command.
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": "chain.outbox_sweep", "schedule": 30.0},  # manage.py outbox_send
+}
 
 # --- Chain ------------------------------------------------------------------------------
 CHAIN_RPC_URL = env_url("CHAIN_RPC_URL", "http://127.0.0.1:8545", schemes=("http", "https"))
 CHAIN_RPC_TIMEOUT = env_int("CHAIN_RPC_TIMEOUT", 5, minimum=1)
+# The network `make run` and the demo use; CHAIN_RPC_URL is its RPC URL.
+CHAIN_NETWORK = env_str("CHAIN_NETWORK", "anvil")
+# Other networks: CHAIN_RPC_URLS="sepolia=https://...,base=https://..." (URLs may hold API keys,
+# so they live in the environment, never in the database).
+CHAIN_RPC_URLS = {CHAIN_NETWORK: CHAIN_RPC_URL}
+for _pair in env_list("CHAIN_RPC_URLS", []):
+    _name, _, _url = _pair.partition("=")
+    if not _name or not _url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"CHAIN_RPC_URLS needs name=http(s)://url pairs: {_pair!r}")
+    CHAIN_RPC_URLS[_name.strip()] = _url.strip()
+# The operator key that signs the outbox's transactions: a hex key (or a file holding one), or
+# an encrypted keystore file with a password file. The demo uses anvil's published key #0.
+CHAIN_OPERATOR_KEY = env_secret("CHAIN_OPERATOR_KEY")
+CHAIN_OPERATOR_KEYSTORE = env_str("CHAIN_OPERATOR_KEYSTORE")
+CHAIN_OPERATOR_KEYSTORE_PASSWORD = env_secret("CHAIN_OPERATOR_KEYSTORE_PASSWORD")
+if CHAIN_OPERATOR_KEY and CHAIN_OPERATOR_KEYSTORE:
+    raise ImproperlyConfigured("set CHAIN_OPERATOR_KEY or CHAIN_OPERATOR_KEYSTORE, not both")
+# The outbox: a submitted transaction without a receipt after this long is replaced with a
+# higher fee; transient errors are retried with exponential backoff up to the attempt limit.
+CHAIN_TX_STUCK_AFTER = env_int("CHAIN_TX_STUCK_AFTER", 120, minimum=1)
+CHAIN_TX_MAX_ATTEMPTS = env_int("CHAIN_TX_MAX_ATTEMPTS", 8, minimum=1)
+CHAIN_TX_RECEIPT_WAIT = env_int("CHAIN_TX_RECEIPT_WAIT", 10, minimum=0)
+CHAIN_PLATFORM_FEE_BPS = env_int("CHAIN_PLATFORM_FEE_BPS", 250, minimum=0)
+# Who receives the platform fee; the operator account when unset.
+CHAIN_PLATFORM_ADDRESS = env_str("CHAIN_PLATFORM_ADDRESS", "")
+if CHAIN_PLATFORM_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", CHAIN_PLATFORM_ADDRESS):
+    raise ImproperlyConfigured("CHAIN_PLATFORM_ADDRESS must be a 0x-prefixed 20-byte address")
+CHAIN_TOKEN_URI = env_str("CHAIN_TOKEN_URI", f"{SITE_URL}/api/licensing/tokens/{{id}}.json")
 
 # --- Model registry ---------------------------------------------------------------------
 MODEL_ARTIFACT_MAX_BYTES = env_int("MODEL_ARTIFACT_MAX_BYTES", 500 * 1024 * 1024, minimum=1)

@@ -1,0 +1,75 @@
+"""Chain admin: platform-wide rows (networks, deployments, the outbox), for superusers only."""
+
+from django.contrib import admin, messages
+
+from chain import services
+from chain.models import Deployment, Network, OutboundTransaction, SenderState
+
+
+class PlatformAdmin(admin.ModelAdmin):
+    """Networks and the outbox belong to the platform, not to an organization."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(Network)
+class NetworkAdmin(PlatformAdmin):
+    list_display = ["name", "chain_id", "confirmation_depth", "is_active", "rpc_configured"]
+    search_fields = ["name", "chain_id"]
+
+    @admin.display(boolean=True, description="RPC URL set")
+    def rpc_configured(self, obj):
+        return bool(obj.rpc_url)
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(PlatformAdmin):
+    list_display = ["contract_name", "network", "address", "deploy_block", "deployed_at"]
+    list_filter = ["network", "contract_name"]
+    search_fields = ["address", "contract_name"]
+    readonly_fields = [f.name for f in Deployment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # `manage.py deploy_contracts` records deployments
+
+
+@admin.register(SenderState)
+class SenderStateAdmin(PlatformAdmin):
+    list_display = ["address", "network", "next_nonce", "lease_owner", "lease_expires_at"]
+    readonly_fields = ["network", "address", "next_nonce", "lease_owner", "lease_expires_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(OutboundTransaction)
+class OutboundTransactionAdmin(PlatformAdmin):
+    list_display = [
+        "id", "network", "contract_name", "function", "status", "nonce", "short_hash",
+        "attempts", "revert_reason", "created_at",
+    ]  # fmt: skip
+    list_filter = ["status", "network", "contract_name"]
+    search_fields = ["idempotency_key", "tx_hash", "function"]
+    list_select_related = ["network"]
+    show_full_result_count = False
+    actions = ["retry"]
+    readonly_fields = [f.name for f in OutboundTransaction._meta.fields]
+
+    @admin.display(description="Tx")
+    def short_hash(self, obj):
+        return f"{obj.tx_hash[:12]}…" if obj.tx_hash else "-"
+
+    def has_add_permission(self, request):
+        return False  # rows come from services.enqueue_call
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry failed or reverted transactions")
+    def retry(self, request, queryset):
+        count = sum(services.outbox_retry(row=row) for row in queryset)
+        self.message_user(request, f"Queued {count} transaction(s) again.", messages.SUCCESS)

@@ -1,0 +1,213 @@
+"""Writes for the chain app: networks, deployments and the transaction outbox.
+
+Every transaction the portal sends is a row here first (``enqueue_call`` / ``enqueue_deploy``),
+keyed by an idempotency key, and is sent by ``chain.sender`` in a worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from eth_utils import is_address, to_checksum_address
+from web3 import Web3
+
+from chain.abi import ArtifactNotFound, load_artifact
+from chain.choices import TX_OPEN, TxStatus
+from chain.client import web3_for
+from chain.models import Deployment, Network, OutboundTransaction
+from chain.operator import operator_account
+
+ANVIL_CHAIN_ID = 31337
+
+
+class IdempotencyConflict(ValidationError):
+    """The key was used before for a different transaction."""
+
+
+def network_ensure(*, name: str, confirmation_depth: int | None = None) -> Network:
+    """The network row for ``name``, created from its node (chain id) when missing."""
+    network = Network.objects.filter(name=name).first()
+    if network is not None:
+        return network
+    url = settings.CHAIN_RPC_URLS.get(name)
+    if not url:
+        raise ValidationError(f"no RPC URL for network {name!r}: set CHAIN_RPC_URLS")
+    chain_id = web3_for(url).eth.chain_id
+    if confirmation_depth is None:
+        confirmation_depth = 2 if chain_id == ANVIL_CHAIN_ID else 12
+    depth = confirmation_depth
+    network = Network(name=name, chain_id=chain_id, confirmation_depth=depth)
+    network.full_clean()
+    network.save()
+    return network
+
+
+def _plain(value: Any) -> Any:
+    """Arguments as JSON keeps them: bytes as 0x-hex, tuples as lists."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _encode(contract_name: str, function: str | None, args: list) -> str:
+    try:
+        artifact = load_artifact(contract_name)
+    except ArtifactNotFound as exc:
+        raise ValidationError(str(exc)) from None
+    contract = Web3().eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    try:
+        if function is None:
+            return contract.constructor(*args).data_in_transaction
+        return contract.encode_abi(function, args=args)
+    except Exception as exc:  # web3 raises several kinds for a bad name or argument
+        target = f"{contract_name}.{function or 'constructor'}"
+        raise ValidationError(f"cannot encode {target}{tuple(args)!r}: {exc}") from None
+
+
+@transaction.atomic
+def _enqueue(
+    *,
+    network: Network,
+    key: str,
+    to: str,
+    contract_name: str,
+    function: str,
+    args: list,
+    data: str,
+    value: int,
+    sender: str | None,
+) -> OutboundTransaction:
+    sender = to_checksum_address(sender or operator_account().address)
+    existing = OutboundTransaction.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        same = (existing.network_id, existing.to, existing.data, int(existing.value)) == (
+            network.pk,
+            to,
+            data,
+            value,
+        )
+        if not same:
+            raise IdempotencyConflict(f"idempotency key {key!r} was used for another transaction")
+        return existing
+    row = OutboundTransaction(
+        network=network,
+        idempotency_key=key,
+        sender=sender,
+        to=to,
+        contract_name=contract_name,
+        function=function,
+        args=_plain(args),
+        data=data,
+        value=value,
+    )
+    row.full_clean()
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:  # the same key, enqueued by someone else a moment ago
+        return OutboundTransaction.objects.get(idempotency_key=key)
+    _wake_sender(network.pk)
+    return row
+
+
+def _wake_sender(network_id: int) -> None:
+    from chain.tasks import outbox_send_task
+
+    transaction.on_commit(lambda: outbox_send_task.delay(network_id))
+
+
+def enqueue_call(
+    *,
+    network: Network,
+    contract_name: str,
+    function: str,
+    args: list | tuple = (),
+    value: int = 0,
+    idempotency_key: str,
+    sender: str | None = None,
+) -> OutboundTransaction:
+    """Queue a call of ``function`` on our deployed ``contract_name`` (once per key)."""
+    deployment = Deployment.objects.filter(network=network, contract_name=contract_name).first()
+    if deployment is None:
+        raise ValidationError(f"{contract_name} is not deployed on {network.name}")
+    args = list(args)
+    return _enqueue(
+        network=network,
+        key=idempotency_key,
+        to=deployment.address,
+        contract_name=contract_name,
+        function=function,
+        args=args,
+        data=_encode(contract_name, function, args),
+        value=value,
+        sender=sender,
+    )
+
+
+def enqueue_deploy(
+    *, network: Network, contract_name: str, args: list | tuple = (), idempotency_key: str
+) -> OutboundTransaction:
+    """Queue the deployment of ``contract_name`` with constructor ``args`` (once per key)."""
+    args = list(args)
+    return _enqueue(
+        network=network,
+        key=idempotency_key,
+        to="",
+        contract_name=contract_name,
+        function="",
+        args=args,
+        data=_encode(contract_name, None, args),
+        value=0,
+        sender=None,
+    )
+
+
+def outbox_retry(*, row: OutboundTransaction) -> bool:
+    """Send a failed or reverted transaction again (a new attempt, the same key)."""
+    updated = OutboundTransaction.objects.filter(
+        pk=row.pk, status__in=[TxStatus.FAILED, TxStatus.REVERTED]
+    ).update(
+        status=TxStatus.PENDING,
+        attempts=0,
+        last_error="",
+        revert_reason="",
+        nonce=None,
+        tx_hash="",
+        replaced_hashes=[],
+        next_attempt_at=row.created_at,
+    )
+    if updated:
+        transaction.on_commit(lambda: _wake_sender(row.network_id))
+    return bool(updated)
+
+
+@transaction.atomic
+def deployment_record(
+    *, network: Network, contract_name: str, row: OutboundTransaction
+) -> Deployment:
+    """Record (or move) the deployment a confirmed creation transaction made."""
+    if row.status != TxStatus.CONFIRMED or not is_address(row.contract_address):
+        raise ValidationError(f"transaction #{row.pk} did not create a contract")
+    w3 = web3_for(network.rpc_url)
+    code = w3.eth.get_code(to_checksum_address(row.contract_address))
+    deployment, _ = Deployment.objects.update_or_create(
+        network=network,
+        contract_name=contract_name,
+        defaults={
+            "address": to_checksum_address(row.contract_address),
+            "deploy_block": row.block_number,
+            "tx_hash": row.tx_hash,
+            "code_hash": Web3.keccak(code).to_0x_hex(),
+            "sources_sha256": load_artifact(contract_name).sources_sha256,
+        },
+    )
+    return deployment
+
+
+def open_transactions(*, network: Network):
+    return OutboundTransaction.objects.filter(network=network, status__in=TX_OPEN)

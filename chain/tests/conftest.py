@@ -1,0 +1,197 @@
+"""Fixtures for the contract tests: a private anvil node, the deployed suite, snapshots.
+
+The contract tests run on their own anvil node (not the shared ``anvil`` fixture) because they
+move its clock and revert it to snapshots, which would pull state from under other tests.
+The suite is deployed once per session; ``chain`` wraps each test in ``evm_snapshot`` /
+``evm_revert`` so tests see the same fresh state and can run in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.logs import DISCARD
+from web3.providers import HTTPProvider
+
+from chain import abi
+from conftest import require_service
+
+ZERO = "0x" + "00" * 20
+MODEL = Web3.keccak(text="acme/churn-classifier")
+OTHER_MODEL = Web3.keccak(text="globex/fraud-detector")
+TERMS = Web3.keccak(text="license terms v1")
+DAY = 86_400
+
+# Offer ids of the standard fixture offers (see `Env.configure_standard_offers`).
+LICENSE_NATIVE = 1  # timed (30 days), transferable, native coin
+PASS_TOKEN = 2  # timed (7 days), non-transferable, ERC-20, max supply 5
+PERPETUAL = 3  # perpetual license, non-transferable, native coin
+CREDITS = 4  # credits, transferable, native coin
+SHARES = 5  # the model's shares, transferable
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Anvil's published development accounts (test keys, never secrets), by role."""
+
+    admin: str
+    platform: str
+    publisher: str  # REGISTRAR_ROLE and PUBLISHER_ROLE
+    meter: str
+    splits: str  # SPLIT_MANAGER_ROLE
+    alice: str
+    bob: str
+    carol: str
+    dave: str
+    outsider: str  # holds no role
+
+
+@dataclass
+class Env:
+    w3: Web3
+    acct: Accounts
+    suite: abi.Suite
+    usd: Any  # TestToken
+    node_url: str
+
+    @property
+    def registry(self):
+        return self.suite.registry
+
+    @property
+    def vault(self):
+        return self.suite.vault
+
+    @property
+    def token(self):
+        return self.suite.token
+
+    # --- helpers ---
+    def send(self, call, sender: str, value: int = 0):
+        return abi.send(call, sender=sender, value=value)
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def advance(self, seconds: int) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [seconds])
+        self.w3.provider.make_request("evm_mine", [])
+
+    def snapshot(self) -> str:
+        return self.w3.provider.make_request("evm_snapshot", [])["result"]
+
+    def revert(self, snapshot_id: str) -> None:
+        result = self.w3.provider.make_request("evm_revert", [snapshot_id])
+        assert result.get("result") is True, result
+
+    def offer(self, model: bytes, kind: int, price: int, **fields: Any) -> tuple:
+        """An OfferConfig tuple (modelId, kind, price, currency, duration, maxSupply,
+        transferable, termsHash, active)."""
+        return (
+            model,
+            kind,
+            price,
+            fields.get("currency", ZERO),
+            fields.get("duration", 0),
+            fields.get("max_supply", 0),
+            fields.get("transferable", False),
+            fields.get("terms", TERMS),
+            fields.get("active", True),
+        )
+
+    def events(self, contract, receipt, name: str) -> list[dict]:
+        """Decoded ``name`` events emitted by ``contract`` itself in ``receipt``."""
+        decoded = getattr(contract.events, name)().process_receipt(receipt, errors=DISCARD)
+        return [dict(e["args"]) for e in decoded if e["address"] == contract.address]
+
+    def native_balance(self, account: str) -> int:
+        return self.w3.eth.get_balance(account)
+
+
+def expect_revert(call: Callable[[], Any], error: str, **expected_args: Any) -> abi.DecodedRevert:
+    """Run ``call`` and assert it reverts with custom error ``error`` (and these args)."""
+    with pytest.raises((ContractCustomError, ContractLogicError, abi.TransactionFailed)) as info:
+        call()
+    decoded = abi.decode_revert(info.value)
+    assert decoded.name == error, f"expected {error}, got {decoded}"
+    for key, value in expected_args.items():
+        assert decoded.args[key] == value, f"{error}.{key}: {decoded.args[key]!r} != {value!r}"
+    return decoded
+
+
+@pytest.fixture(scope="session")
+def chain_node() -> Iterator[Any]:
+    from chain.devnode import ANVIL, AnvilNode
+
+    require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
+    node = AnvilNode()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def deployed(chain_node) -> Env:
+    w3 = Web3(HTTPProvider(chain_node.url, request_kwargs={"timeout": 30}))
+    accounts = w3.eth.accounts
+    acct = Accounts(*accounts[:10])
+    suite = abi.deploy_suite(
+        w3,
+        admin=acct.admin,
+        platform=acct.platform,
+        platform_fee_bps=250,
+        max_platform_fee_bps=1000,
+        uri="https://portal.example/api/tokens/{id}.json",
+        registrar=acct.publisher,
+        publisher=acct.publisher,
+        meter=acct.meter,
+        split_manager=acct.splits,
+    )
+    usd = abi.deploy_contract(w3, abi.TEST_TOKEN, "Test USD", "TUSD", 6, sender=acct.admin)
+    env = Env(w3=w3, acct=acct, suite=suite, usd=usd, node_url=chain_node.url)
+    # Every customer holds test dollars and has approved the license token once.
+    for buyer in (acct.alice, acct.bob, acct.carol, acct.dave, acct.outsider):
+        env.send(usd.functions.mint(buyer, 10**30), buyer)
+        env.send(usd.functions.approve(suite.token.address, 2**256 - 1), buyer)
+    return env
+
+
+@pytest.fixture
+def chain(deployed) -> Iterator[Env]:
+    """The deployed suite, reverted to its session state after the test."""
+    snapshot_id = deployed.snapshot()
+    try:
+        yield deployed
+    finally:
+        deployed.revert(snapshot_id)
+
+
+@pytest.fixture
+def market(chain) -> Env:
+    """``chain`` plus a registered model, its payees and the standard offers."""
+    env, a = chain, chain.acct
+    env.send(env.registry.functions.registerModel(MODEL, a.publisher, "ipfs://model"), a.publisher)
+    env.send(env.vault.functions.configurePayees(MODEL, [a.carol], [1000]), a.splits)
+    configs = {
+        LICENSE_NATIVE: env.offer(
+            MODEL, abi.OfferKind.LICENSE, 10**16, duration=30 * DAY, transferable=True
+        ),
+        PASS_TOKEN: env.offer(
+            MODEL,
+            abi.OfferKind.ACCESS_PASS,
+            5 * 10**6,
+            currency=env.usd.address,
+            duration=7 * DAY,
+            max_supply=5,
+        ),
+        PERPETUAL: env.offer(MODEL, abi.OfferKind.LICENSE, 3 * 10**16),
+        CREDITS: env.offer(MODEL, abi.OfferKind.CREDITS, 10**12, transferable=True),
+        SHARES: env.offer(MODEL, abi.OfferKind.SHARES, 0, transferable=True),
+    }
+    for offer_id, config in configs.items():
+        env.send(env.token.functions.configureOffer(offer_id, config), a.publisher)
+    return env

@@ -1,0 +1,302 @@
+"""The transaction outbox against a real anvil node: deploy, idempotency, nonces, reverts,
+replacement of stuck transactions, retries with backoff, one sender at a time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from eth_account import Account
+from web3 import Web3
+
+from chain import abi
+from chain.choices import TxStatus
+from chain.client import web3_for
+from chain.deploy import deploy_contracts
+from chain.devnode import ANVIL, AnvilNode, free_port
+from chain.models import Deployment, OutboundTransaction, SenderState
+from chain.sender import outbox_process
+from chain.services import IdempotencyConflict, enqueue_call, network_ensure
+from conftest import require_service
+
+# Anvil's published development key #0 (a public test key, never a secret).
+OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+OPERATOR = Account.from_key(OPERATOR_KEY).address
+PUBLISHER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil account #1
+
+
+@pytest.fixture(scope="module")
+def node():
+    require_service(ANVIL.exists(), "anvil is not installed (npm ci)")
+    with AnvilNode(chain_id=31337) as started:
+        yield started
+
+
+@pytest.fixture
+def w3(node):
+    client = web3_for(node.url)
+    snapshot = client.provider.make_request("evm_snapshot", [])["result"]
+    yield client
+    client.provider.make_request("evm_setAutomine", [True])
+    client.provider.make_request("evm_revert", [snapshot])
+
+
+@pytest.fixture
+def network(db, settings, node, w3):
+    settings.CHAIN_RPC_URLS = {"anvil": node.url}
+    settings.CHAIN_OPERATOR_KEY = OPERATOR_KEY
+    settings.CHAIN_TX_RECEIPT_WAIT = 5
+    return network_ensure(name="anvil")
+
+
+@pytest.fixture
+def deployed(network):
+    deploy_contracts(network=network)
+    return network
+
+
+def _register(network, key: str, model: str = "acme/model"):
+    return enqueue_call(
+        network=network,
+        contract_name=abi.REGISTRY,
+        function="registerModel",
+        args=[Web3.keccak(text=model), PUBLISHER, f"https://portal.example/{model}"],
+        idempotency_key=key,
+    )
+
+
+def _registry(w3, network):
+    address = Deployment.objects.get(network=network, contract_name=abi.REGISTRY).address
+    return abi.contract_at(w3, abi.REGISTRY, address)
+
+
+def test_deploy_contracts_deploys_once_and_wires_roles(network, w3):
+    first = deploy_contracts(network=network)
+    nonce = w3.eth.get_transaction_count(OPERATOR)
+
+    second = deploy_contracts(network=network)
+
+    assert first.deployed == [abi.REGISTRY, abi.REVENUE_VAULT, abi.LICENSE_TOKEN]
+    assert len(first.wired) == 6
+    assert second.deployed == []
+    assert second.wired == []
+    assert w3.eth.get_transaction_count(OPERATOR) == nonce  # the second run sent nothing
+    token = Deployment.objects.get(network=network, contract_name=abi.LICENSE_TOKEN)
+    vault = abi.contract_at(
+        w3, abi.REVENUE_VAULT, Deployment.objects.get(contract_name=abi.REVENUE_VAULT).address
+    )
+    assert vault.functions.shareToken().call() == token.address
+    assert vault.functions.hasRole(abi.DEPOSITOR_ROLE, token.address).call()
+    assert Web3.keccak(w3.eth.get_code(token.address)).to_0x_hex() == token.code_hash
+
+
+def test_a_lost_deployment_is_deployed_again(network, w3):
+    deploy_contracts(network=network)
+    Deployment.objects.filter(contract_name=abi.REGISTRY).update(code_hash="0x" + "00" * 32)
+
+    report = deploy_contracts(network=network)
+
+    assert report.deployed == [abi.REGISTRY]
+    assert "RevenueVault" in report.kept
+
+
+def test_an_idempotency_key_sends_once(deployed, w3):
+    nonce = w3.eth.get_transaction_count(OPERATOR)
+
+    first = _register(deployed, "register:acme/model")
+    again = _register(deployed, "register:acme/model")
+    outbox_process(network=deployed)
+    outbox_process(network=deployed)
+
+    assert first.pk == again.pk
+    first.refresh_from_db()
+    assert first.status == TxStatus.CONFIRMED
+    assert w3.eth.get_transaction_count(OPERATOR) == nonce + 1
+    assert _registry(w3, deployed).functions.isRegistered(Web3.keccak(text="acme/model")).call()
+    with pytest.raises(IdempotencyConflict):
+        _register(deployed, "register:acme/model", model="acme/other")
+
+
+def test_a_revert_at_estimation_is_recorded_with_its_reason_and_spends_nothing(deployed, w3):
+    _register(deployed, "first")
+    outbox_process(network=deployed)
+    nonce = w3.eth.get_transaction_count(OPERATOR)
+
+    again = _register(deployed, "second")  # the same model id: the registry refuses
+    result = outbox_process(network=deployed)
+
+    again.refresh_from_db()
+    assert result.reverted == [again.pk]
+    assert again.status == TxStatus.REVERTED
+    assert again.revert_reason.startswith("ModelAlreadyRegistered(modelId=0x")
+    assert w3.eth.get_transaction_count(OPERATOR) == nonce
+
+
+def test_a_revert_when_mined_is_decoded_by_replaying_it(deployed, w3, settings):
+    settings.CHAIN_TX_RECEIPT_WAIT = 0
+    w3.provider.make_request("evm_setAutomine", [False])
+    one, two = _register(deployed, "one"), _register(deployed, "two")  # both pass estimation
+
+    outbox_process(network=deployed)
+    w3.provider.make_request("evm_mine", [])
+    outbox_process(network=deployed)
+
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.status, two.status) == (TxStatus.CONFIRMED, TxStatus.REVERTED)
+    assert two.nonce == one.nonce + 1
+    assert two.revert_reason.startswith("ModelAlreadyRegistered(")
+    assert two.block_number == one.block_number
+
+
+def test_a_restarted_sender_recovers_its_nonce_from_the_node(deployed, w3):
+    # given a transaction sent from the operator key outside the outbox, and lost local state
+    outside = Account.from_key(OPERATOR_KEY).sign_transaction(
+        {
+            "to": PUBLISHER,
+            "value": 1,
+            "gas": 21_000,
+            "chainId": 31337,
+            "nonce": w3.eth.get_transaction_count(OPERATOR),
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 10**9,
+        }
+    )
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(outside.raw_transaction))
+    SenderState.objects.filter(address=OPERATOR).update(next_nonce=0, lease_owner="")
+
+    # when the sender starts again
+    row = _register(deployed, "after-restart")
+    outbox_process(network=deployed)
+
+    # then it used the node's next nonce
+    row.refresh_from_db()
+    assert row.status == TxStatus.CONFIRMED
+    assert row.nonce == w3.eth.get_transaction_count(OPERATOR) - 1
+    assert SenderState.objects.get(address=OPERATOR).next_nonce == row.nonce + 1
+
+
+def test_a_stuck_transaction_is_replaced_with_a_higher_fee_and_tracked(deployed, w3, settings):
+    settings.CHAIN_TX_RECEIPT_WAIT = 0
+    settings.CHAIN_TX_STUCK_AFTER = 1
+    w3.provider.make_request("evm_setAutomine", [False])
+    row = _register(deployed, "stuck")
+    outbox_process(network=deployed)
+    row.refresh_from_db()
+    first_hash, first_fee = row.tx_hash, int(row.max_fee_per_gas)
+
+    OutboundTransaction.objects.filter(pk=row.pk).update(
+        submitted_at=timezone.now() - timedelta(seconds=5)
+    )
+    result = outbox_process(network=deployed)
+    w3.provider.make_request("evm_mine", [])
+    outbox_process(network=deployed)
+
+    row.refresh_from_db()
+    assert result.replaced == [row.pk]
+    assert row.replaced_hashes == [first_hash]
+    assert row.tx_hash != first_hash
+    assert int(row.max_fee_per_gas) > first_fee
+    assert row.status == TxStatus.CONFIRMED
+    assert w3.eth.get_transaction_receipt(row.tx_hash)["status"] == 1
+
+
+def test_a_transient_error_is_retried_with_backoff(deployed, w3, settings, node):
+    row = _register(deployed, "flaky-node")
+    settings.CHAIN_RPC_URLS = {"anvil": f"http://127.0.0.1:{free_port()}"}  # nothing listens
+
+    outbox_process(network=deployed)
+
+    row.refresh_from_db()
+    assert row.status == TxStatus.PENDING
+    assert row.attempts == 1
+    assert row.next_attempt_at > timezone.now()
+    assert "Connection" in row.last_error
+
+    settings.CHAIN_RPC_URLS = {"anvil": node.url}
+    assert outbox_process(network=deployed).sent == []  # not before its backoff ends
+    OutboundTransaction.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    outbox_process(network=deployed)
+    row.refresh_from_db()
+    assert row.status == TxStatus.CONFIRMED
+
+
+def test_retries_end_in_failed(deployed, settings):
+    settings.CHAIN_TX_MAX_ATTEMPTS = 2
+    settings.CHAIN_RPC_URLS = {"anvil": f"http://127.0.0.1:{free_port()}"}
+    row = _register(deployed, "doomed")
+
+    for _ in range(2):
+        OutboundTransaction.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+        outbox_process(network=deployed)
+
+    row.refresh_from_db()
+    assert row.status == TxStatus.FAILED
+    assert row.last_error
+
+
+def test_only_one_sender_runs_per_address(deployed, w3):
+    row = _register(deployed, "leased")
+    SenderState.objects.filter(address=OPERATOR).update(
+        lease_owner="another-worker", lease_expires_at=timezone.now() + timedelta(minutes=1)
+    )
+
+    result = outbox_process(network=deployed)
+
+    assert result.leased is False
+    row.refresh_from_db()
+    assert row.status == TxStatus.PENDING
+
+    SenderState.objects.filter(address=OPERATOR).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)  # the other worker died
+    )
+    outbox_process(network=deployed)
+    row.refresh_from_db()
+    assert row.status == TxStatus.CONFIRMED
+
+
+def test_a_nonce_used_by_another_transaction_fails_the_row(deployed, w3, settings):
+    settings.CHAIN_TX_RECEIPT_WAIT = 0
+    w3.provider.make_request("evm_setAutomine", [False])
+    row = _register(deployed, "overtaken")
+    outbox_process(network=deployed)
+    row.refresh_from_db()
+    # someone holding the same key replaces it in the mempool with a plain transfer
+    rival = Account.from_key(OPERATOR_KEY).sign_transaction(
+        {
+            "to": PUBLISHER,
+            "value": 1,
+            "gas": 21_000,
+            "chainId": 31337,
+            "nonce": row.nonce,
+            "maxFeePerGas": int(row.max_fee_per_gas) * 3,
+            "maxPriorityFeePerGas": int(row.max_priority_fee_per_gas) * 3,
+        }
+    )
+    w3.eth.send_raw_transaction(rival.raw_transaction)
+    w3.provider.make_request("evm_mine", [])
+
+    outbox_process(network=deployed)
+
+    row.refresh_from_db()
+    assert row.status == TxStatus.FAILED
+    assert "nonce used by another transaction" in row.last_error
+
+
+def test_the_admin_retry_action_queues_a_reverted_row_again(deployed, client, make_staff):
+    _register(deployed, "a")
+    twin = _register(deployed, "b")
+    outbox_process(network=deployed)
+    twin.refresh_from_db()
+    assert twin.status == TxStatus.REVERTED
+    client.force_login(make_staff(superuser=True))
+
+    client.post(
+        "/admin/chain/outboundtransaction/",
+        {"action": "retry", "_selected_action": [twin.pk]},
+    )
+
+    twin.refresh_from_db()
+    assert twin.status == TxStatus.PENDING
+    assert twin.revert_reason == ""
