@@ -125,3 +125,95 @@ class OutboundTransaction(models.Model):
     @property
     def all_hashes(self) -> list[str]:
         return [*self.replaced_hashes, self.tx_hash] if self.tx_hash else list(self.replaced_hashes)
+
+
+class IndexedEvent(models.Model):
+    """One decoded log of one of our contracts; unique on (chain id, tx hash, log index)."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="events")
+    chain_id = models.PositiveBigIntegerField()
+    contract_name = models.CharField(max_length=64)
+    address = models.CharField(max_length=42)
+    name = models.CharField(max_length=64)
+    args = models.JSONField()
+    block_number = models.PositiveBigIntegerField()
+    block_hash = models.CharField(max_length=66)
+    tx_hash = models.CharField(max_length=66)
+    log_index = models.PositiveIntegerField()
+    final = models.BooleanField(default=False)
+    indexed_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["block_number", "log_index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id", "tx_hash", "log_index"], name="indexed_event_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["network", "block_number", "log_index"]),
+            models.Index(fields=["network", "final"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_name}.{self.name} @{self.block_number}/{self.log_index}"
+
+
+class SyncCursor(models.Model):
+    """How far one contract's events on one network are indexed (moves with the rows)."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="cursors")
+    contract_name = models.CharField(max_length=64)
+    address = models.CharField(max_length=42)
+    last_block = models.BigIntegerField(help_text="Every log up to this block is indexed.")
+    head_seen = models.PositiveBigIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["network", "contract_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "contract_name"], name="cursor_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_name} on {self.network.name} at {self.last_block}"
+
+    @property
+    def lag(self) -> int:
+        return max(self.head_seen - self.last_block, 0)
+
+
+class BlockRecord(models.Model):
+    """The hash of an indexed block inside the unfinalized window, to notice reorgs."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="blocks")
+    number = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=66)
+
+    class Meta:
+        ordering = ["network", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "number"], name="block_record_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.network.name} #{self.number} {self.hash[:10]}…"
+
+
+class Reorg(models.Model):
+    """A reorganization the sync noticed, and what it rolled back."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="reorgs")
+    fork_block = models.PositiveBigIntegerField(help_text="The first block that changed.")
+    depth = models.PositiveIntegerField()
+    old_hash = models.CharField(max_length=66, blank=True)
+    new_hash = models.CharField(max_length=66, blank=True)
+    events_removed = models.PositiveIntegerField(default=0)
+    detected_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-detected_at"]
+
+    def __str__(self) -> str:
+        return f"reorg on {self.network.name} from #{self.fork_block} (depth {self.depth})"

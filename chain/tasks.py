@@ -27,3 +27,19 @@ def outbox_sweep_task() -> None:
     )
     for network_id in open_networks:
         outbox_send_task.delay(network_id)
+
+
+@shared_task(name="chain.sync_network", ignore_result=True)
+def chain_sync_task(network_id: int) -> None:
+    """Index one network's events up to its head."""
+    from chain.sync import sync_network
+
+    sync_network(network=Network.objects.get(pk=network_id))
+
+
+@shared_task(name="chain.sync_all", ignore_result=True)
+def chain_sync_all_task() -> None:
+    """Periodic: queue a sync of every active network with deployments."""
+    networks = Network.objects.filter(is_active=True, deployments__isnull=False).distinct()
+    for network_id in networks.values_list("pk", flat=True):
+        chain_sync_task.delay(network_id)

@@ -1,1 +1,250 @@
-# Models arrive with their own issues; see ../shared/DESIGN.md for what lives here.
+"""Licensing state as the chain has it, projected from indexed events (``chain.IndexedEvent``).
+
+Rows that record one event point at it with ``on_delete=CASCADE``, so a reorg that deletes the
+event deletes them; the current-state tables (offers, licenses, holdings) are recomputed from
+the remaining events for every key a rollback touched (``licensing.projections``).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from licensing.choices import LedgerKind, LicenseChangeKind, MismatchKind, OfferKind
+
+WEI = {"max_digits": 78, "decimal_places": 0}
+EVENT = "chain.IndexedEvent"
+NETWORK = "chain.Network"
+
+
+class ChainModel(models.Model):
+    """A model registered in the on-chain ModelRegistry."""
+
+    event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    model_id = models.CharField(max_length=66)
+    publisher = models.CharField(max_length=42)
+    metadata_uri = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "model_id"], name="chain_model_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id[:12]}… by {self.publisher}"
+
+
+class PublishedVersion(models.Model):
+    """A version's artifact hash published on chain, matched to the registry's version."""
+
+    event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    model_id = models.CharField(max_length=66)
+    version = models.PositiveBigIntegerField()
+    artifact_sha256 = models.CharField(max_length=64)
+    label = models.CharField(max_length=100, blank=True)
+    model_version = models.ForeignKey(
+        "models_hub.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="publications",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.model_id[:12]}… v{self.version} ({self.artifact_sha256[:12]}…)"
+
+
+class ChainOffer(models.Model):
+    """An offer (one ERC-1155 token id) as its latest OfferConfigured event describes it."""
+
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    token_address = models.CharField(max_length=42)
+    token_id = models.DecimalField(**WEI)
+    model_id = models.CharField(max_length=66)
+    kind = models.PositiveSmallIntegerField(choices=OfferKind.choices)
+    price = models.DecimalField(**WEI)
+    currency = models.CharField(max_length=42)
+    duration = models.PositiveBigIntegerField()
+    max_supply = models.DecimalField(**WEI)
+    transferable = models.BooleanField()
+    terms_hash = models.CharField(max_length=66)
+    active = models.BooleanField()
+    block_number = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["network", "token_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "token_address", "token_id"], name="chain_offer_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"offer {self.token_id} ({self.get_kind_display()})"
+
+
+class Holding(models.Model):
+    """How many of one token id an address holds (from ERC-1155 transfers, mints and burns)."""
+
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    token_address = models.CharField(max_length=42)
+    token_id = models.DecimalField(**WEI)
+    holder = models.CharField(max_length=42)
+    balance = models.DecimalField(**WEI)
+
+    class Meta:
+        ordering = ["network", "token_id", "holder"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "token_address", "token_id", "holder"], name="holding_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="holding_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder} holds {self.balance} of {self.token_id}"
+
+
+class HoldingChange(models.Model):
+    """One address's side of one ERC-1155 transfer (a mint or burn has one side)."""
+
+    event = models.ForeignKey(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    token_address = models.CharField(max_length=42)
+    token_id = models.DecimalField(**WEI)
+    holder = models.CharField(max_length=42)
+    delta = models.DecimalField(**WEI)
+
+    class Meta:
+        indexes = [models.Index(fields=["network", "token_address", "token_id", "holder"])]
+
+    def __str__(self) -> str:
+        return f"{self.holder} {self.delta:+} of {self.token_id}"
+
+
+class License(models.Model):
+    """A holder's right under one timed or perpetual offer: its expiry as the chain has it."""
+
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    token_address = models.CharField(max_length=42)
+    token_id = models.DecimalField(**WEI)
+    holder = models.CharField(max_length=42)
+    expires_at = models.PositiveBigIntegerField(help_text="Unix time; 0 = perpetual.")
+    terms_hash = models.CharField(max_length=66, blank=True)
+    revoked = models.BooleanField(default=False)
+    block_number = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["network", "token_id", "holder"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "token_address", "token_id", "holder"], name="license_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder} on offer {self.token_id}"
+
+    def is_valid(self, now: int | None = None) -> bool:
+        now = int(timezone.now().timestamp()) if now is None else now
+        return not self.revoked and (self.expires_at == 0 or self.expires_at > now)
+
+
+class LicenseChange(models.Model):
+    """One event that set a holder's expiry (purchase, grant, revocation, transfer)."""
+
+    event = models.ForeignKey(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    token_address = models.CharField(max_length=42)
+    token_id = models.DecimalField(**WEI)
+    holder = models.CharField(max_length=42)
+    kind = models.CharField(max_length=10, choices=LicenseChangeKind.choices)
+    expires_at = models.PositiveBigIntegerField()
+    terms_hash = models.CharField(max_length=66, blank=True)
+    amount = models.DecimalField(default=0, **WEI)
+    paid = models.DecimalField(default=0, **WEI)
+    currency = models.CharField(max_length=42, blank=True)
+    reason = models.CharField(max_length=66, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["network", "token_address", "token_id", "holder"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.token_id} for {self.holder}"
+
+
+class CreditEntry(models.Model):
+    """A usage-credit ledger line: bought or granted (+), burned by the meter (-)."""
+
+    event = models.ForeignKey(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    token_id = models.DecimalField(**WEI)
+    holder = models.CharField(max_length=42)
+    delta = models.DecimalField(max_digits=79, decimal_places=0)
+    receipt_root = models.CharField(max_length=66, blank=True)
+
+    class Meta:
+        verbose_name_plural = "credit entries"
+        indexes = [models.Index(fields=["network", "holder", "token_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.holder} {self.delta:+} credits of {self.token_id}"
+
+
+class Payment(models.Model):
+    """One payment the vault split (PaymentSplit)."""
+
+    event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    model_id = models.CharField(max_length=66)
+    currency = models.CharField(max_length=42)
+    amount = models.DecimalField(**WEI)
+    fee = models.DecimalField(**WEI)
+    to_payees = models.DecimalField(**WEI)
+    to_holders = models.DecimalField(**WEI)
+    residual_to = models.CharField(max_length=42, blank=True)
+    to_residual = models.DecimalField(**WEI)
+
+    def __str__(self) -> str:
+        return f"{self.amount} of {self.currency} for {self.model_id[:12]}…"
+
+
+class VaultEntry(models.Model):
+    """A move of an account's withdrawable vault balance (credited, claimed, withdrawn)."""
+
+    event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    account = models.CharField(max_length=42)
+    currency = models.CharField(max_length=42)
+    model_id = models.CharField(max_length=66, blank=True)
+    kind = models.CharField(max_length=10, choices=LedgerKind.choices)
+    amount = models.DecimalField(**WEI)
+
+    class Meta:
+        verbose_name_plural = "vault entries"
+        indexes = [models.Index(fields=["network", "account", "currency"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency} for {self.account}"
+
+
+class Mismatch(models.Model):
+    """A projection that disagrees with the chain's own view (found by reconciliation)."""
+
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=MismatchKind.choices)
+    key = models.CharField(max_length=200)
+    projected = models.CharField(max_length=80)
+    on_chain = models.CharField(max_length=80)
+    block_number = models.PositiveBigIntegerField()
+    detected_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at"]
+        verbose_name_plural = "mismatches"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.key}: {self.projected} != {self.on_chain}"

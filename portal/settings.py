@@ -231,11 +231,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# The one place periodic tasks are defined; beat copies them into the database, where the
-# admin edits them. Every periodic task is also a management command.
-CELERY_BEAT_SCHEDULE = {
-    "outbox-sweep": {"task": "chain.outbox_sweep", "schedule": 30.0},  # manage.py outbox_send
-}
 
 # --- Chain ------------------------------------------------------------------------------
 CHAIN_RPC_URL = env_url("CHAIN_RPC_URL", "http://127.0.0.1:8545", schemes=("http", "https"))
@@ -262,12 +257,26 @@ if CHAIN_OPERATOR_KEY and CHAIN_OPERATOR_KEYSTORE:
 CHAIN_TX_STUCK_AFTER = env_int("CHAIN_TX_STUCK_AFTER", 120, minimum=1)
 CHAIN_TX_MAX_ATTEMPTS = env_int("CHAIN_TX_MAX_ATTEMPTS", 8, minimum=1)
 CHAIN_TX_RECEIPT_WAIT = env_int("CHAIN_TX_RECEIPT_WAIT", 10, minimum=0)
+# Chain sync: eth_getLogs spans (blocks) start here, shrink when the provider refuses and grow
+# up to the maximum while a range returns fewer logs than CHAIN_SYNC_SPARSE.
+CHAIN_SYNC_INITIAL_SPAN = env_int("CHAIN_SYNC_INITIAL_SPAN", 2000, minimum=1)
+CHAIN_SYNC_MAX_SPAN = env_int("CHAIN_SYNC_MAX_SPAN", 100_000, minimum=1)
+CHAIN_SYNC_SPARSE = env_int("CHAIN_SYNC_SPARSE", 500, minimum=1)
+CHAIN_SYNC_INTERVAL = env_int("CHAIN_SYNC_INTERVAL", 10, minimum=1)
 CHAIN_PLATFORM_FEE_BPS = env_int("CHAIN_PLATFORM_FEE_BPS", 250, minimum=0)
 # Who receives the platform fee; the operator account when unset.
 CHAIN_PLATFORM_ADDRESS = env_str("CHAIN_PLATFORM_ADDRESS", "")
 if CHAIN_PLATFORM_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", CHAIN_PLATFORM_ADDRESS):
     raise ImproperlyConfigured("CHAIN_PLATFORM_ADDRESS must be a 0x-prefixed 20-byte address")
 CHAIN_TOKEN_URI = env_str("CHAIN_TOKEN_URI", f"{SITE_URL}/api/licensing/tokens/{{id}}.json")
+
+# The one place periodic tasks are defined; beat copies them into the database, where the
+# admin edits them. Every periodic task is also a management command.
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": "chain.outbox_sweep", "schedule": 30.0},  # manage.py outbox_send
+    "chain-sync": {"task": "chain.sync_all", "schedule": float(CHAIN_SYNC_INTERVAL)},  # chain_sync
+    "chain-reconcile": {"task": "licensing.reconcile_all", "schedule": 600.0},  # reconcile
+}
 
 # --- Model registry ---------------------------------------------------------------------
 MODEL_ARTIFACT_MAX_BYTES = env_int("MODEL_ARTIFACT_MAX_BYTES", 500 * 1024 * 1024, minimum=1)

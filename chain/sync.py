@@ -1,0 +1,351 @@
+"""Index our contracts' events into the database, safely across restarts, limits and reorgs.
+
+Rules (../shared/DESIGN.md, "Chain sync rules"):
+
+- a cursor per (network, contract); each batch of logs is written in one transaction together
+  with the cursor, so a crash loses and duplicates nothing, and rows are unique on
+  (chain id, tx hash, log index) so a rerun of a range writes nothing twice;
+- ``eth_getLogs`` ranges shrink when the provider refuses (a range or result-count limit; its
+  hinted range is used only when it is a real, smaller range starting where we asked) and grow
+  while results are sparse;
+- blocks at least ``confirmation_depth`` behind the head are final; hashes of indexed blocks in
+  the window above are kept, and one that no longer matches the node means a reorg: every
+  event from the fork on is deleted, projections are told (``chain.handlers``), the cursors step
+  back, and the next pass indexes the canonical chain.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3._utils.events import get_event_data
+
+from chain import handlers
+from chain.abi import load_artifact
+from chain.client import web3_for
+from chain.models import BlockRecord, Deployment, IndexedEvent, Network, Reorg, SyncCursor
+
+logger = logging.getLogger(__name__)
+
+LIMIT_WORDS = (
+    "range",
+    "more than",
+    "limit",
+    "exceed",
+    "too many",
+    "response size",
+    "too large",
+    "query timeout",
+    "10000",
+    "results",
+)
+HINT = re.compile(r"\[\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*(0x[0-9a-fA-F]+|\d+)\s*\]")
+
+
+class RangeRefused(Exception):
+    """The provider refused a log query for its size (range or result count)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ReorgDetected(Exception):
+    def __init__(self, block: int):
+        super().__init__(f"block {block} changed under the sync")
+        self.block = block
+
+
+@dataclass
+class SyncStats:
+    head: int = 0
+    events: int = 0
+    new_events: int = 0
+    get_logs_calls: int = 0
+    refused: int = 0
+    reorgs: list[int] = field(default_factory=list)
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _event_index(contract_name: str) -> dict[bytes, dict]:
+    """topic0 -> event ABI, for every event of the contract (inherited ones included)."""
+    index = {}
+    for item in load_artifact(contract_name).abi:
+        if item.get("type") == "event" and not item.get("anonymous"):
+            index[bytes(event_abi_to_log_topic(item))] = item
+    return index
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | HexBytes):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)  # JSON numbers lose precision past 2**53 in most readers
+    return value
+
+
+def decode_log(w3: Web3, contract_name: str, log: dict) -> tuple[str, dict] | None:
+    topics = log.get("topics") or []
+    if not topics:
+        return None
+    event_abi = _event_index(contract_name).get(bytes(HexBytes(topics[0])))
+    if event_abi is None:
+        return None
+    data = get_event_data(w3.codec, event_abi, _as_web3_log(log))
+    return event_abi["name"], {key: _plain(value) for key, value in data["args"].items()}
+
+
+def _as_web3_log(log: dict) -> dict:
+    return {
+        **log,
+        "topics": [HexBytes(t) for t in log["topics"]],
+        "data": HexBytes(log["data"]),
+        "blockNumber": _int(log["blockNumber"]),
+        "logIndex": _int(log["logIndex"]),
+        "transactionIndex": _int(log.get("transactionIndex", 0)),
+        "transactionHash": HexBytes(log["transactionHash"]),
+        "blockHash": HexBytes(log["blockHash"]),
+    }
+
+
+def _int(value) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+# --- fetching with an adaptive range ---
+
+
+class RangeSizer:
+    """The block span of the next ``eth_getLogs``: shrinks on refusals, grows while sparse."""
+
+    def __init__(self, initial: int, maximum: int, sparse: int):
+        self.span = initial
+        self.maximum = maximum
+        self.sparse = sparse
+
+    def refused(self, asked_from: int, asked_to: int, message: str) -> None:
+        asked = asked_to - asked_from + 1
+        hinted = self._hint(asked_from, asked_to, message)
+        self.span = hinted if hinted is not None else max(1, asked // 2)
+
+    @staticmethod
+    def _hint(asked_from: int, asked_to: int, message: str) -> int | None:
+        match = HINT.search(message)
+        if match is None:
+            return None
+        start, end = (_int(part) for part in match.groups())
+        if start != asked_from or end < start or end >= asked_to:
+            return None  # a hint that is wrong, reversed, or not smaller than what was asked
+        return end - start + 1
+
+    def served(self, asked: int, results: int) -> None:
+        if results < self.sparse and asked >= self.span:
+            self.span = min(self.maximum, self.span * 2)
+
+
+def get_logs(w3: Web3, address: str, start: int, end: int, stats: SyncStats) -> list[dict]:
+    """``eth_getLogs`` for one range; RangeRefused when the provider says it is too big."""
+    stats.get_logs_calls += 1
+    params = {"address": address, "fromBlock": hex(start), "toBlock": hex(end)}
+    response = w3.provider.make_request("eth_getLogs", [params])
+    error = response.get("error")
+    if error:
+        message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+        if any(word in message.lower() for word in LIMIT_WORDS):
+            stats.refused += 1
+            raise RangeRefused(message)
+        raise RuntimeError(f"eth_getLogs failed: {message}")
+    return list(response["result"])
+
+
+# --- the sync -------------------------------------------------------------------------------------
+
+
+def _block_hash(w3: Web3, number: int) -> str | None:
+    block = w3.provider.make_request("eth_getBlockByNumber", [hex(number), False]).get("result")
+    return block["hash"] if block else None
+
+
+def check_reorg(w3: Web3, network: Network, head: int, stats: SyncStats) -> None:
+    """Compare the kept hashes with the node, from the top; roll back from the fork if any."""
+    records = list(BlockRecord.objects.filter(network=network).order_by("-number"))
+    fork = None
+    old_hash = new_hash = ""
+    for record in records:
+        current = _block_hash(w3, record.number) if record.number <= head else None
+        if current == record.hash:
+            break
+        fork, old_hash, new_hash = record.number, record.hash, current or ""
+    if fork is not None:
+        rollback(network=network, fork_block=fork, old_hash=old_hash, new_hash=new_hash)
+        stats.reorgs.append(fork)
+
+
+@transaction.atomic
+def rollback(*, network: Network, fork_block: int, old_hash: str = "", new_hash: str = "") -> Reorg:
+    """Delete every event and projection from ``fork_block`` on, and step the cursors back."""
+    removed_qs = IndexedEvent.objects.filter(network=network, block_number__gte=fork_block)
+    removed = list(removed_qs.order_by("block_number", "log_index"))
+    top = BlockRecord.objects.filter(network=network).order_by("-number").first()
+    removed_qs.delete()
+    handlers.dispatch_rollback(network=network, fork_block=fork_block, removed=removed)
+    BlockRecord.objects.filter(network=network, number__gte=fork_block).delete()
+    SyncCursor.objects.filter(network=network, last_block__gte=fork_block).update(
+        last_block=fork_block - 1
+    )
+    depth = (top.number - fork_block + 1) if top else 0
+    logger.warning(
+        "reorg on %s from block %s: %s events rolled back", network, fork_block, len(removed)
+    )
+    return Reorg.objects.create(
+        network=network,
+        fork_block=fork_block,
+        depth=depth,
+        old_hash=old_hash,
+        new_hash=new_hash,
+        events_removed=len(removed),
+    )
+
+
+def _keep_hashes(network: Network, hashes: dict[int, str], head: int) -> None:
+    window_start = head - network.confirmation_depth - 1
+    for number, block_hash in hashes.items():
+        if number < window_start:
+            continue
+        record, created = BlockRecord.objects.get_or_create(
+            network=network, number=number, defaults={"hash": block_hash}
+        )
+        if not created and record.hash != block_hash:
+            raise ReorgDetected(number)
+
+
+# A test hook: called after each event is written (a failure injected here must lose nothing).
+after_event_written: Callable[[IndexedEvent], None] | None = None
+
+
+def _write_batch(w3, network, cursor, logs, end, head, stats) -> None:
+    hashes = {_int(log["blockNumber"]): log["blockHash"] for log in logs}
+    end_hash = _block_hash(w3, end) if end >= head - network.confirmation_depth - 1 else None
+    if end_hash:
+        hashes[end] = end_hash
+    final_below = head - network.confirmation_depth
+    with transaction.atomic():
+        _keep_hashes(network, hashes, head)
+        for log in logs:
+            decoded = decode_log(w3, cursor.contract_name, log)
+            if decoded is None:
+                continue
+            name, args = decoded
+            number = _int(log["blockNumber"])
+            event, created = IndexedEvent.objects.get_or_create(
+                chain_id=network.chain_id,
+                tx_hash=log["transactionHash"],
+                log_index=_int(log["logIndex"]),
+                defaults={
+                    "network": network,
+                    "contract_name": cursor.contract_name,
+                    "address": to_checksum_address(log["address"]),
+                    "name": name,
+                    "args": args,
+                    "block_number": number,
+                    "block_hash": log["blockHash"],
+                    "final": number <= final_below,
+                },
+            )
+            stats.events += 1
+            if created:
+                stats.new_events += 1
+                handlers.dispatch(event)
+                if after_event_written is not None:
+                    after_event_written(event)
+        cursor.last_block = end
+        cursor.head_seen = head
+        cursor.last_error = ""
+        cursor.save(update_fields=["last_block", "head_seen", "last_error", "updated_at"])
+
+
+def _cursor_for(network: Network, deployment: Deployment) -> SyncCursor:
+    cursor, created = SyncCursor.objects.get_or_create(
+        network=network,
+        contract_name=deployment.contract_name,
+        defaults={"address": deployment.address, "last_block": deployment.deploy_block - 1},
+    )
+    if not created and cursor.address != deployment.address:  # redeployed: start afresh
+        cursor.address = deployment.address
+        cursor.last_block = deployment.deploy_block - 1
+        cursor.save()
+    return cursor
+
+
+def sync_network(
+    *,
+    network: Network,
+    to_block: int | None = None,
+    from_block: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    w3: Web3 | None = None,
+) -> SyncStats:
+    """Index every deployed contract of ``network`` up to the head (or ``to_block``)."""
+    w3 = w3 or web3_for(network.rpc_url)
+    stats = SyncStats()
+    for _attempt in range(5):  # a reorg noticed mid-run rolls back, then the pass starts again
+        try:
+            _sync_pass(w3, network, stats, to_block, from_block, progress)
+            from_block = None
+            break
+        except ReorgDetected:
+            check_reorg(w3, network, w3.eth.block_number, stats)
+    _finalize(network, stats.head)
+    return stats
+
+
+def _sync_pass(w3, network, stats, to_block, from_block, progress) -> None:
+    head = w3.eth.block_number if to_block is None else to_block
+    stats.head = head
+    check_reorg(w3, network, head, stats)
+    sizer = RangeSizer(
+        settings.CHAIN_SYNC_INITIAL_SPAN, settings.CHAIN_SYNC_MAX_SPAN, settings.CHAIN_SYNC_SPARSE
+    )
+    for deployment in Deployment.objects.filter(network=network).order_by("contract_name"):
+        cursor = _cursor_for(network, deployment)
+        if from_block is not None and from_block - 1 < cursor.last_block:
+            cursor.last_block = max(from_block, deployment.deploy_block) - 1
+        start = cursor.last_block + 1
+        while start <= head:
+            end = min(start + sizer.span - 1, head)
+            try:
+                logs = get_logs(w3, deployment.address, start, end, stats)
+            except RangeRefused as refused:
+                if end == start:
+                    raise RuntimeError(f"the provider refuses even one block: {refused}") from None
+                sizer.refused(start, end, refused.message)
+                continue
+            sizer.served(end - start + 1, len(logs))
+            _write_batch(w3, network, cursor, logs, end, head, stats)
+            if progress is not None:
+                progress(deployment.contract_name, end, head)
+            start = end + 1
+
+
+def _finalize(network: Network, head: int) -> None:
+    final_below = head - network.confirmation_depth
+    IndexedEvent.objects.filter(network=network, final=False, block_number__lte=final_below).update(
+        final=True
+    )
+    keep_from = final_below - network.confirmation_depth - 1
+    BlockRecord.objects.filter(network=network, number__lt=keep_from).delete()

@@ -1,0 +1,26 @@
+"""Chain-sync fixtures: the contract tests' anvil node and market, seen through a Network."""
+
+from __future__ import annotations
+
+import pytest
+
+from chain import abi
+from chain.models import Deployment, Network
+from chain.tests.conftest import chain, chain_node, deployed, market  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def network(db, market, settings):  # noqa: F811 - market is the fixture imported above
+    """The market's node as the 'anvil' network, with its three contracts recorded."""
+    settings.CHAIN_RPC_URLS = {"anvil": market.node_url}
+    network = Network.objects.create(name="anvil", chain_id=31337, confirmation_depth=3)
+    for name, address in market.suite.addresses.items():
+        Deployment.objects.create(
+            network=network,
+            contract_name=name,
+            address=address,
+            deploy_block=0,
+            code_hash="0x",
+            sources_sha256=abi.load_artifact(name).sources_sha256,
+        )
+    return network

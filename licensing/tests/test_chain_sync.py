@@ -1,0 +1,221 @@
+"""Chain sync against a real anvil node: projections, idempotency, crashes, reorgs."""
+
+from __future__ import annotations
+
+import pytest
+from web3 import Web3
+
+from chain import abi, sync
+from chain.models import BlockRecord, IndexedEvent, Reorg, SyncCursor
+from chain.sync import sync_network
+from chain.tests.conftest import CREDITS, DAY, LICENSE_NATIVE, MODEL, PERPETUAL, SHARES
+from licensing.models import (
+    ChainModel,
+    ChainOffer,
+    CreditEntry,
+    Holding,
+    License,
+    LicenseChange,
+    Payment,
+    VaultEntry,
+)
+
+PRICE = 10**16
+
+
+def _buy(env, buyer, offer=LICENSE_NATIVE, amount=1, price=PRICE):
+    return env.send(env.token.functions.purchase(offer, amount, price), buyer, value=price * amount)
+
+
+def activity(env) -> None:
+    """A little of everything: purchases, renewal, shares, a transfer, credits, a revocation."""
+    a = env.acct
+    env.send(env.token.functions.mintShares(SHARES, [a.alice, a.bob], [60, 40]), a.publisher)
+    _buy(env, a.alice)
+    _buy(env, a.bob)
+    _buy(env, a.alice)  # renewal: adds to the remaining time
+    _buy(env, a.dave, offer=PERPETUAL, price=3 * 10**16)
+    env.send(
+        env.token.functions.safeTransferFrom(a.alice, a.carol, LICENSE_NATIVE, 1, b""), a.alice
+    )
+    _buy(env, a.bob, offer=CREDITS, amount=500, price=10**12)
+    env.send(env.token.functions.burnCredits(a.bob, CREDITS, 120, b"\x01" * 32), a.meter)
+    env.send(env.token.functions.revoke(a.bob, LICENSE_NATIVE, b"\x02" * 32), a.publisher)
+    env.send(env.token.functions.safeTransferFrom(a.bob, a.dave, SHARES, 10, b""), a.bob)
+    env.send(env.vault.functions.withdraw(abi.NATIVE), a.carol)
+
+
+def snapshot_projections() -> dict:
+    """Everything projected, as comparable values (no ids, no event links)."""
+
+    def rows(model, *fields):
+        return sorted(tuple(str(v) for v in row) for row in model.objects.values_list(*fields))
+
+    return {
+        "offers": rows(ChainOffer, "token_id", "kind", "price", "duration", "active", "terms_hash"),
+        "models": rows(ChainModel, "model_id", "publisher", "metadata_uri"),
+        "holdings": rows(Holding, "token_id", "holder", "balance"),
+        "licenses": rows(License, "token_id", "holder", "expires_at", "revoked", "terms_hash"),
+        "changes": rows(LicenseChange, "token_id", "holder", "kind", "expires_at"),
+        "credits": rows(CreditEntry, "token_id", "holder", "delta", "receipt_root"),
+        "payments": rows(Payment, "model_id", "amount", "fee", "to_payees", "to_holders"),
+        "vault": rows(VaultEntry, "account", "currency", "kind", "amount"),
+        "events": rows(IndexedEvent, "tx_hash", "log_index", "name", "block_hash"),
+    }
+
+
+def fresh_index(network) -> dict:
+    """Forget everything indexed and index the canonical chain from scratch."""
+    IndexedEvent.objects.all().delete()
+    for model in (ChainOffer, Holding, License):
+        model.objects.all().delete()
+    SyncCursor.objects.all().delete()
+    BlockRecord.objects.all().delete()
+    sync_network(network=network)
+    return snapshot_projections()
+
+
+def test_projections_follow_the_chain(network, market):
+    activity(market)
+
+    stats = sync_network(network=network)
+
+    a = market.acct
+    assert stats.new_events > 20
+    assert ChainModel.objects.get().model_id == "0x" + MODEL.hex().removeprefix("0x")
+    assert ChainOffer.objects.count() == 5
+    carol = License.objects.get(token_id=LICENSE_NATIVE, holder=a.carol)
+    on_chain = market.token.functions.expiresAt(LICENSE_NATIVE, a.carol).call()
+    assert carol.expires_at == on_chain
+    bob = License.objects.get(token_id=LICENSE_NATIVE, holder=a.bob)
+    assert bob.revoked
+    assert not bob.is_valid()
+    assert License.objects.get(token_id=PERPETUAL, holder=a.dave).expires_at == 0
+    for holding in Holding.objects.all():
+        balance = market.token.functions.balanceOf(holding.holder, int(holding.token_id)).call()
+        assert int(holding.balance) == balance, holding
+    assert sum(int(e.delta) for e in CreditEntry.objects.filter(holder=a.bob)) == 380
+    assert Payment.objects.count() == 5
+    withdrawn = VaultEntry.objects.get(kind="withdrawn")
+    assert withdrawn.account == a.carol
+
+
+def test_indexing_twice_leaves_the_same_rows(network, market):
+    activity(market)
+    sync_network(network=network)
+    once = snapshot_projections()
+
+    again = sync_network(network=network)
+    replay = sync_network(network=network, from_block=0)
+
+    assert again.new_events == 0
+    assert replay.new_events == 0
+    assert replay.events == len(once["events"])
+    assert snapshot_projections() == once
+
+
+@pytest.mark.parametrize("fail_after", [1, 4, 9])
+def test_a_crash_mid_batch_loses_and_doubles_nothing(network, market, settings, fail_after):
+    settings.CHAIN_SYNC_INITIAL_SPAN = 4
+    activity(market)
+    written = []
+
+    def crash(event):
+        written.append(event.pk)
+        if len(written) == fail_after:
+            raise RuntimeError("the worker died")
+
+    sync.after_event_written = crash
+    try:
+        with pytest.raises(RuntimeError, match="the worker died"):
+            sync_network(network=network)
+    finally:
+        sync.after_event_written = None
+    cursor_blocks = {c.contract_name: c.last_block for c in SyncCursor.objects.all()}
+    assert all(
+        IndexedEvent.objects.filter(contract_name=name, block_number__gt=last).count() == 0
+        for name, last in cursor_blocks.items()
+    )  # nothing past a cursor: each batch and its cursor were one transaction
+
+    sync_network(network=network)
+
+    assert snapshot_projections() == fresh_index(network)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_a_reorg_rolls_back_to_the_fork_and_matches_a_fresh_index(network, market, depth):
+    a = market.acct
+    activity(market)
+    sync_network(network=network)
+    fork_snapshot = market.snapshot()
+    fork_block = market.w3.eth.block_number + 1
+    # the branch that will be dropped: `depth` blocks, one transaction each
+    for _ in range(depth):
+        _buy(market, a.outsider)
+    sync_network(network=network)
+    assert License.objects.filter(holder=a.outsider).exists()
+
+    # the node switches to another branch, longer by one block
+    market.revert(fork_snapshot)
+    for _ in range(depth + 1):
+        _buy(market, a.dave)
+    stats = sync_network(network=network)
+
+    assert stats.reorgs == [fork_block]
+    reorg = Reorg.objects.get()
+    assert reorg.fork_block == fork_block
+    assert reorg.events_removed > 0
+    assert not License.objects.filter(holder=a.outsider).exists()
+    dave = License.objects.get(token_id=LICENSE_NATIVE, holder=a.dave)
+    assert dave.expires_at == market.token.functions.expiresAt(LICENSE_NATIVE, a.dave).call()
+    assert snapshot_projections() == fresh_index(network)
+
+
+def test_events_become_final_past_the_confirmation_depth(network, market):
+    _buy(market, market.acct.alice)
+    sync_network(network=network)
+    last = IndexedEvent.objects.order_by("-block_number").first()
+    assert last.final is False
+
+    for _ in range(network.confirmation_depth):
+        market.w3.provider.make_request("evm_mine", [])
+    sync_network(network=network)
+
+    last.refresh_from_db()
+    assert last.final is True
+
+
+def test_expiry_moves_with_time_not_with_the_index(network, market):
+    _buy(market, market.acct.alice)
+    sync_network(network=network)
+    license_row = License.objects.get(holder=market.acct.alice)
+    now = market.now()
+
+    assert license_row.is_valid(now)
+    assert not license_row.is_valid(now + 31 * DAY)
+
+
+def test_two_networks_index_apart(network, market, settings):
+    from chain.devnode import AnvilNode
+    from chain.models import Deployment, Network
+
+    with AnvilNode(chain_id=31338) as other:
+        w3 = Web3(Web3.HTTPProvider(other.url))
+        admin = w3.eth.accounts[0]
+        suite = abi.deploy_suite(w3, admin=admin, platform=admin, publisher=admin, registrar=admin)
+        abi.send(suite.registry.functions.registerModel(MODEL, admin, "ipfs://other"), sender=admin)
+        settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, "anvil-2": other.url}
+        second = Network.objects.create(name="anvil-2", chain_id=31338, confirmation_depth=1)
+        for name, address in suite.addresses.items():
+            Deployment.objects.create(
+                network=second, contract_name=name, address=address, deploy_block=0, code_hash="0x"
+            )
+        activity(market)
+
+        sync_network(network=network)
+        sync_network(network=second)
+
+    assert ChainModel.objects.filter(network=second).get().metadata_uri == "ipfs://other"
+    assert ChainModel.objects.filter(network=network).get().metadata_uri == "ipfs://model"
+    assert not License.objects.filter(network=second).exists()
+    assert IndexedEvent.objects.filter(chain_id=31338).count() > 0
