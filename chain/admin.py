@@ -3,7 +3,17 @@
 from django.contrib import admin, messages
 
 from chain import services
-from chain.models import Deployment, Network, OutboundTransaction, SenderState
+from chain.models import (
+    BlockRecord,
+    Deployment,
+    IndexedEvent,
+    Network,
+    OutboundTransaction,
+    Reorg,
+    SenderState,
+    SyncCursor,
+)
+from chain.paginators import CappedCountPaginator
 
 
 class PlatformAdmin(admin.ModelAdmin):
@@ -16,10 +26,25 @@ class PlatformAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.is_superuser
 
 
+def _queue_sync(network_ids) -> int:
+    from chain.tasks import chain_sync_task
+
+    ids = sorted(set(network_ids))
+    for network_id in ids:
+        chain_sync_task.delay(network_id)
+    return len(ids)
+
+
 @admin.register(Network)
 class NetworkAdmin(PlatformAdmin):
     list_display = ["name", "chain_id", "confirmation_depth", "is_active", "rpc_configured"]
     search_fields = ["name", "chain_id"]
+    actions = ["sync_now"]
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        count = _queue_sync(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Queued a sync of {count} network(s).", messages.SUCCESS)
 
     @admin.display(boolean=True, description="RPC URL set")
     def rpc_configured(self, obj):
@@ -73,3 +98,56 @@ class OutboundTransactionAdmin(PlatformAdmin):
     def retry(self, request, queryset):
         count = sum(services.outbox_retry(row=row) for row in queryset)
         self.message_user(request, f"Queued {count} transaction(s) again.", messages.SUCCESS)
+
+
+class ReadOnlyPlatformAdmin(PlatformAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IndexedEvent)
+class IndexedEventAdmin(ReadOnlyPlatformAdmin):
+    list_display = ["block_number", "log_index", "contract_name", "name", "final", "short_tx"]
+    list_filter = ["network", "contract_name", "name", "final"]
+    search_fields = ["tx_hash", "=block_number"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    list_select_related = ["network"]
+
+    @admin.display(description="Tx")
+    def short_tx(self, obj):
+        return f"{obj.tx_hash[:12]}…"
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(ReadOnlyPlatformAdmin):
+    list_display = ["contract_name", "network", "last_block", "head_seen", "lag", "updated_at"]
+    list_filter = ["network"]
+    actions = ["sync_now"]
+
+    @admin.display(description="Blocks behind")
+    def lag(self, obj):
+        return obj.lag
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        count = _queue_sync(queryset.values_list("network_id", flat=True))
+        self.message_user(request, f"Queued a sync of {count} network(s).", messages.SUCCESS)
+
+
+@admin.register(Reorg)
+class ReorgAdmin(ReadOnlyPlatformAdmin):
+    list_display = ["network", "fork_block", "depth", "events_removed", "detected_at"]
+    list_filter = ["network"]
+
+
+@admin.register(BlockRecord)
+class BlockRecordAdmin(ReadOnlyPlatformAdmin):
+    list_display = ["network", "number", "hash"]
+    list_filter = ["network"]

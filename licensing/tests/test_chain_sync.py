@@ -219,3 +219,26 @@ def test_two_networks_index_apart(network, market, settings):
     assert ChainModel.objects.filter(network=network).get().metadata_uri == "ipfs://model"
     assert not License.objects.filter(network=second).exists()
     assert IndexedEvent.objects.filter(chain_id=31338).count() > 0
+
+
+def test_reconciliation_agrees_with_the_chain_and_flags_a_tampered_projection(network, market):
+    from licensing.models import Mismatch
+    from licensing.reconcile import reconcile
+
+    activity(market)
+    sync_network(network=network)
+
+    clean = reconcile(network=network)
+    assert clean.checked > 10
+    assert clean.mismatches == 0
+
+    holding = Holding.objects.filter(token_id=SHARES).first()
+    Holding.objects.filter(pk=holding.pk).update(balance=holding.balance + 1)
+    License.objects.filter(holder=market.acct.carol).update(expires_at=1)
+    flagged = reconcile(network=network)
+
+    assert flagged.mismatches == 2
+    assert set(Mismatch.objects.values_list("kind", flat=True)) == {"balance", "expiry"}
+
+    Holding.objects.filter(pk=holding.pk).update(balance=holding.balance)
+    assert reconcile(network=network).resolved == 1

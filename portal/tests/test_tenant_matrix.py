@@ -83,19 +83,16 @@ def test_every_tenant_admin_has_a_row_factory():
     assert not missing, f"add a tenant row factory for: {missing}"
 
 
-def test_our_models_are_tenant_admins_or_documented_global():
-    """Every admin over one of our apps' models is scoped, unless it is global by design."""
-    # platform-wide rows, superuser-only (their admins answer 403 to staff, tested below)
-    global_by_design = {
-        "chain.Network",
-        "chain.Deployment",
-        "chain.SenderState",
-        "chain.OutboundTransaction",
-    }
+def test_our_models_are_tenant_admins_or_platform_admins():
+    """Every admin over one of our apps' models is scoped, or is superuser-only by design."""
+    from chain.admin import PlatformAdmin
+    from portal.tenancy import PlatformAdminMixin
+
     for model_admin in OTHER_ADMINS:
         label = model_admin.model._meta.label
         if model_admin.model._meta.app_label in OUR_APPS:
-            assert label in global_by_design, f"{label} admin is not organization-scoped"
+            platform = isinstance(model_admin, PlatformAdmin | PlatformAdminMixin)
+            assert platform, f"{label} admin is neither organization-scoped nor platform-only"
 
 
 @pytest.mark.parametrize("model_admin", TENANT_ADMINS, ids=_ids(TENANT_ADMINS))

@@ -1,0 +1,18 @@
+from celery import shared_task
+
+from chain.models import Network
+from licensing.reconcile import reconcile
+
+
+@shared_task(name="licensing.reconcile", ignore_result=True)
+def reconcile_task(network_id: int) -> None:
+    """Compare one network's projections with the chain's views."""
+    reconcile(network=Network.objects.get(pk=network_id))
+
+
+@shared_task(name="licensing.reconcile_all", ignore_result=True)
+def reconcile_all_task() -> None:
+    """Periodic: reconcile every active network that has deployments."""
+    networks = Network.objects.filter(is_active=True, deployments__isnull=False).distinct()
+    for network_id in networks.values_list("pk", flat=True):
+        reconcile_task.delay(network_id)
