@@ -50,6 +50,8 @@ LIMIT_WORDS = (
     "results",
 )
 HINT = re.compile(r"\[\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*(0x[0-9a-fA-F]+|\d+)\s*\]")
+# "exceed maximum block range: 500", "limited to a 10,000 range", "up to a 2000 block range"
+MAX_SPAN = re.compile(r"(?:block range:?|limited to an? |up to an? )\s*([\d,]+)", re.IGNORECASE)
 
 
 class RangeRefused(Exception):
@@ -141,7 +143,21 @@ class RangeSizer:
     def refused(self, asked_from: int, asked_to: int, message: str) -> None:
         asked = asked_to - asked_from + 1
         hinted = self._hint(asked_from, asked_to, message)
+        if hinted is None:
+            hinted = self._stated_maximum(message, asked)
         self.span = hinted if hinted is not None else max(1, asked // 2)
+        lowered = message.lower()
+        result_limit = "more than" in lowered or "results" in lowered
+        if hinted is not None and not result_limit:
+            self.maximum = min(self.maximum, hinted)  # a range limit holds for every query
+
+    @staticmethod
+    def _stated_maximum(message: str, asked: int) -> int | None:
+        match = MAX_SPAN.search(message)
+        if match is None:
+            return None
+        stated = int(match.group(1).replace(",", ""))
+        return stated if 0 < stated < asked else None
 
     @staticmethod
     def _hint(asked_from: int, asked_to: int, message: str) -> int | None:

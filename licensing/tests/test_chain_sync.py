@@ -242,3 +242,25 @@ def test_reconciliation_agrees_with_the_chain_and_flags_a_tampered_projection(ne
 
     Holding.objects.filter(pk=holding.pk).update(balance=holding.balance)
     assert reconcile(network=network).resolved == 1
+
+
+@pytest.mark.parametrize("bogus_hint_rate", [0.0, 0.5])
+def test_sync_completes_through_a_strict_provider(network, market, settings, bogus_hint_rate):
+    from chain.rpcproxy import LimitingRpcProxy
+
+    activity(market)
+    for _ in range(30):  # a wider range of sparse blocks
+        _buy(market, market.acct.dave, offer=CREDITS, amount=3, price=10**12)
+    direct = fresh_index(network)
+
+    with LimitingRpcProxy(
+        market.node_url, max_block_range=7, max_results=6, bogus_hint_rate=bogus_hint_rate, seed=3
+    ) as proxy:
+        settings.CHAIN_RPC_URLS = {"anvil": proxy.url}
+        settings.CHAIN_SYNC_INITIAL_SPAN = 1000
+        through_proxy = fresh_index(network)
+        counters = proxy.counters()
+
+    assert through_proxy == direct
+    assert counters["get_logs_errors"] > 0  # the limits did bite
+    assert counters["get_logs_ok"] > 0
