@@ -254,41 +254,59 @@ def _keep_hashes(network: Network, hashes: dict[int, str], head: int) -> None:
 after_event_written: Callable[[IndexedEvent], None] | None = None
 
 
+def _decode_batch(w3, network, cursor, logs, head) -> list[IndexedEvent]:
+    final_below = head - network.confirmation_depth
+    events = []
+    for log in logs:
+        decoded = decode_log(w3, cursor.contract_name, log)
+        if decoded is None:
+            continue
+        name, args = decoded
+        number = _int(log["blockNumber"])
+        events.append(
+            IndexedEvent(
+                network=network,
+                chain_id=network.chain_id,
+                contract_name=cursor.contract_name,
+                address=to_checksum_address(log["address"]),
+                name=name,
+                args=args,
+                block_number=number,
+                block_hash=log["blockHash"],
+                tx_hash=log["transactionHash"],
+                log_index=_int(log["logIndex"]),
+                final=number <= final_below,
+            )
+        )
+    return events
+
+
 def _write_batch(w3, network, cursor, logs, end, head, stats) -> None:
+    """Write one range's events, their projections and the cursor in one transaction."""
     hashes = {_int(log["blockNumber"]): log["blockHash"] for log in logs}
     end_hash = _block_hash(w3, end) if end >= head - network.confirmation_depth - 1 else None
     if end_hash:
         hashes[end] = end_hash
-    final_below = head - network.confirmation_depth
+    events = _decode_batch(w3, network, cursor, logs, head)
+    stats.events += len(events)
     with transaction.atomic():
+        locked = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
+        if locked.last_block >= end:  # another worker wrote this range meanwhile
+            cursor.last_block = locked.last_block
+            return
         _keep_hashes(network, hashes, head)
-        for log in logs:
-            decoded = decode_log(w3, cursor.contract_name, log)
-            if decoded is None:
-                continue
-            name, args = decoded
-            number = _int(log["blockNumber"])
-            event, created = IndexedEvent.objects.get_or_create(
-                chain_id=network.chain_id,
-                tx_hash=log["transactionHash"],
-                log_index=_int(log["logIndex"]),
-                defaults={
-                    "network": network,
-                    "contract_name": cursor.contract_name,
-                    "address": to_checksum_address(log["address"]),
-                    "name": name,
-                    "args": args,
-                    "block_number": number,
-                    "block_hash": log["blockHash"],
-                    "final": number <= final_below,
-                },
-            )
-            stats.events += 1
-            if created:
-                stats.new_events += 1
-                handlers.dispatch(event)
-                if after_event_written is not None:
-                    after_event_written(event)
+        known = set(
+            IndexedEvent.objects.filter(
+                chain_id=network.chain_id, tx_hash__in={e.tx_hash for e in events}
+            ).values_list("tx_hash", "log_index")
+        )
+        new = [e for e in events if (e.tx_hash, e.log_index) not in known]
+        IndexedEvent.objects.bulk_create(new)
+        for event in new:
+            handlers.dispatch(event)
+            if after_event_written is not None:
+                after_event_written(event)
+        stats.new_events += len(new)
         cursor.last_block = end
         cursor.head_seen = head
         cursor.last_error = ""
@@ -341,6 +359,7 @@ def _sync_pass(w3, network, stats, to_block, from_block, progress) -> None:
         cursor = _cursor_for(network, deployment)
         if from_block is not None and from_block - 1 < cursor.last_block:
             cursor.last_block = max(from_block, deployment.deploy_block) - 1
+            cursor.save(update_fields=["last_block", "updated_at"])  # rows are idempotent
         start = cursor.last_block + 1
         while start <= head:
             end = min(start + sizer.span - 1, head)
