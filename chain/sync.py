@@ -337,13 +337,19 @@ def sync_network(
     """Index every deployed contract of ``network`` up to the head (or ``to_block``)."""
     w3 = w3 or web3_for(network.rpc_url)
     stats = SyncStats()
-    for _attempt in range(5):  # a reorg noticed mid-run rolls back, then the pass starts again
-        try:
-            _sync_pass(w3, network, stats, to_block, from_block, progress)
-            from_block = None
-            break
-        except ReorgDetected:
-            check_reorg(w3, network, w3.eth.block_number, stats)
+    try:
+        for _attempt in range(5):  # a reorg noticed mid-run rolls back, then the pass restarts
+            try:
+                _sync_pass(w3, network, stats, to_block, from_block, progress)
+                from_block = None
+                break
+            except ReorgDetected:
+                check_reorg(w3, network, w3.eth.block_number, stats)
+    except Exception as exc:  # shown on the cursors in the admin, then raised for the task
+        SyncCursor.objects.filter(network=network).update(
+            last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
     _finalize(network, stats.head)
     return stats
 
@@ -378,6 +384,7 @@ def _sync_pass(w3, network, stats, to_block, from_block, progress) -> None:
 
 
 def _finalize(network: Network, head: int) -> None:
+    SyncCursor.objects.filter(network=network).exclude(last_error="").update(last_error="")
     final_below = head - network.confirmation_depth
     IndexedEvent.objects.filter(network=network, final=False, block_number__lte=final_below).update(
         final=True

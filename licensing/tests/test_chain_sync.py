@@ -264,3 +264,37 @@ def test_sync_completes_through_a_strict_provider(network, market, settings, bog
     assert through_proxy == direct
     assert counters["get_logs_errors"] > 0  # the limits did bite
     assert counters["get_logs_ok"] > 0
+
+
+def test_a_node_error_is_shown_on_the_cursors_and_the_next_run_recovers(network, market, settings):
+    from chain.rpcproxy import LimitingRpcProxy
+
+    activity(market)
+    with LimitingRpcProxy(market.node_url, max_block_range=None, max_results=None) as proxy:
+        settings.CHAIN_RPC_URLS = {"anvil": proxy.url}
+        sync_network(network=network, to_block=5)
+        proxy.fail_next(1, method="eth_getLogs", kind="rpc")
+        with pytest.raises(RuntimeError, match="eth_getLogs failed"):
+            sync_network(network=network)
+        assert all(c.last_error for c in SyncCursor.objects.all())
+
+        sync_network(network=network)
+
+    assert not any(c.last_error for c in SyncCursor.objects.all())
+    assert snapshot_projections() == fresh_index(network)
+
+
+def test_the_chain_sync_command_reports_progress(network, market):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    activity(market)
+    out = StringIO()
+
+    call_command("chain_sync", "--network", "anvil", stdout=out)
+
+    text = out.getvalue()
+    assert "LicenseToken" in text
+    assert "new event(s)" in text
+    assert IndexedEvent.objects.count() > 20
