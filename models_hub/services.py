@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -175,9 +176,10 @@ def _save_uploaded(row: ModelVersion) -> None:
 
 
 def _enqueue_validation(version_id: int) -> None:
-    from models_hub.tasks import version_validate_task
-
-    transaction.on_commit(lambda: version_validate_task.delay(version_id))
+    # by name: the task module imports this one, so this one does not import it back
+    transaction.on_commit(
+        lambda: current_app.send_task("models_hub.version_validate", args=[version_id])
+    )
 
 
 # --- validation --------------------------------------------------------------------------------
