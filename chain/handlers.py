@@ -14,7 +14,16 @@ EventHandler = Callable[["IndexedEvent"], None]  # noqa: F821 - a string annotat
 RollbackHandler = Callable[..., None]
 
 _event_handlers: dict[tuple[str, str], list[EventHandler]] = defaultdict(list)
+_batch_handlers: list[Callable[[list], None]] = []
 _rollback_handlers: list[RollbackHandler] = []
+
+
+def on_batch(handler: Callable[[list], None]) -> Callable[[list], None]:
+    """Register ``handler(events)``: called once per written batch with its new events, in
+    chain order (for projections that write in bulk)."""
+    if handler not in _batch_handlers:
+        _batch_handlers.append(handler)
+    return handler
 
 
 def on_event(contract_name: str, *event_names: str):
@@ -40,6 +49,14 @@ def on_rollback(handler: RollbackHandler) -> RollbackHandler:
 def dispatch(event) -> None:
     for handler in _event_handlers.get((event.contract_name, event.name), ()):
         handler(event)
+
+
+def dispatch_batch(events: list) -> None:
+    for handler in _batch_handlers:
+        handler(events)
+    if _event_handlers:
+        for event in events:
+            dispatch(event)
 
 
 def dispatch_rollback(*, network, fork_block: int, removed: list) -> None:

@@ -158,6 +158,7 @@ class _ProxyServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse their connections
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms ACK wait
     timeout = 60  # an idle keep-alive connection ends its thread after this
     server: _ProxyServer
 

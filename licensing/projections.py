@@ -7,10 +7,11 @@ from the remaining events for every key the deleted events touched.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 
 from chain import abi
-from chain.handlers import on_event, on_rollback
+from chain.handlers import on_batch, on_event, on_rollback
 from licensing.choices import LedgerKind, LicenseChangeKind, OfferKind
 from licensing.models import (
     ChainModel,
@@ -27,13 +28,14 @@ from licensing.models import (
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 TOKEN, REGISTRY, VAULT = abi.LICENSE_TOKEN, abi.REGISTRY, abi.REVENUE_VAULT
+LICENSE_FIELDS = ("expires_at", "terms_hash", "revoked", "block_number")
 
 
 def _wei(value) -> Decimal:
     return Decimal(str(value))
 
 
-def _event_order(queryset):
+def _event_order(queryset):  # newest first
     return queryset.order_by("-event__block_number", "-event__log_index")
 
 
@@ -95,7 +97,6 @@ def _offer_fields(event) -> dict:
     }
 
 
-@on_event(TOKEN, "OfferConfigured")
 def offer_configured(event) -> None:
     ChainOffer.objects.update_or_create(
         network=event.network,
@@ -103,65 +104,6 @@ def offer_configured(event) -> None:
         token_id=_wei(event.args["id"]),
         defaults=_offer_fields(event),
     )
-
-
-def _offer_kind(event, token_id: Decimal) -> int | None:
-    offer = ChainOffer.objects.filter(
-        network=event.network, token_address=event.address, token_id=token_id
-    ).first()
-    return offer.kind if offer else None
-
-
-# --- holdings ---
-
-
-def _move(event, token_id: Decimal, holder: str, delta: Decimal) -> None:
-    if holder == ZERO_ADDRESS or delta == 0:
-        return
-    HoldingChange.objects.create(
-        event=event,
-        network=event.network,
-        token_address=event.address,
-        token_id=token_id,
-        holder=holder,
-        delta=delta,
-    )
-    holding, _ = Holding.objects.get_or_create(
-        network=event.network,
-        token_address=event.address,
-        token_id=token_id,
-        holder=holder,
-        defaults={"balance": 0},
-    )
-    holding.balance += delta
-    holding.save(update_fields=["balance"])
-
-
-@on_event(TOKEN, "TransferSingle", "TransferBatch")
-def transferred(event) -> None:
-    args = event.args
-    ids = args["ids"] if event.name == "TransferBatch" else [args["id"]]
-    values = args["values"] if event.name == "TransferBatch" else [args["value"]]
-    for token_id, value in zip(ids, values, strict=True):
-        _move(event, _wei(token_id), args["from"], -_wei(value))
-        _move(event, _wei(token_id), args["to"], _wei(value))
-
-
-# --- licenses and credits ---
-
-
-def _license_change(event, *, holder, token_id, kind, expires_at, **extra) -> None:
-    change = LicenseChange.objects.create(
-        event=event,
-        network=event.network,
-        token_address=event.address,
-        token_id=token_id,
-        holder=holder,
-        kind=kind,
-        expires_at=int(expires_at),
-        **extra,
-    )
-    _apply_license(change, event.block_number)
 
 
 def _apply_license(change: LicenseChange, block_number: int) -> None:
@@ -179,124 +121,284 @@ def _apply_license(change: LicenseChange, block_number: int) -> None:
     )
 
 
-def _is_license(event, token_id: Decimal, new_expiry: int) -> bool:
-    kind = _offer_kind(event, token_id)
-    if kind is None:
-        return new_expiry > 0
-    return kind in (OfferKind.LICENSE, OfferKind.ACCESS_PASS)
+class BatchProjector:
+    """Projects one batch of token and vault events: ledger rows in bulk, holdings and
+    licenses computed in memory and written once per key."""
 
+    def __init__(self, network):
+        self.network = network
+        self.kinds: dict[tuple[str, Decimal], int] | None = None
+        self.rows: dict[type, list] = defaultdict(list)
+        self.holdings: dict[tuple[str, Decimal, str], Decimal] = defaultdict(Decimal)
+        self.licenses: dict[tuple[str, Decimal, str], tuple[LicenseChange, int]] = {}
 
-@on_event(TOKEN, "Purchased", "Granted")
-def bought_or_granted(event) -> None:
-    args = event.args
-    holder = args["buyer"] if event.name == "Purchased" else args["to"]
-    token_id = _wei(args["id"])
-    if _offer_kind(event, token_id) == OfferKind.CREDITS:
-        CreditEntry.objects.create(
+    # reading state
+    def _load_kinds(self) -> dict[tuple[str, Decimal], int]:
+        if self.kinds is None:
+            offers = ChainOffer.objects.filter(network=self.network)
+            rows = offers.values_list("token_address", "token_id", "kind")
+            self.kinds = {(address, token_id): kind for address, token_id, kind in rows}
+        return self.kinds
+
+    def kind_of(self, address: str, token_id: Decimal) -> int | None:
+        return self._load_kinds().get((address, token_id))
+
+    def terms_of(self, key) -> str:
+        if key in self.licenses:
+            return self.licenses[key][0].terms_hash
+        address, token_id, holder = key
+        current = License.objects.filter(
+            network=self.network, token_address=address, token_id=token_id, holder=holder
+        ).first()
+        return current.terms_hash if current else ""
+
+    # events
+    def feed(self, event) -> None:
+        method = getattr(self, f"on_{event.name}", None)
+        if method is not None:
+            method(event)
+
+    def on_OfferConfigured(self, event) -> None:
+        offer_configured(event)
+        self._load_kinds()[(event.address, _wei(event.args["id"]))] = int(event.args["kind"])
+
+    def _move(self, event, token_id: Decimal, holder: str, delta: Decimal) -> None:
+        if holder == ZERO_ADDRESS or delta == 0:
+            return
+        self.rows[HoldingChange].append(
+            HoldingChange(
+                event=event,
+                network=self.network,
+                token_address=event.address,
+                token_id=token_id,
+                holder=holder,
+                delta=delta,
+            )
+        )
+        self.holdings[(event.address, token_id, holder)] += delta
+
+    def on_TransferSingle(self, event) -> None:
+        args = event.args
+        value, token_id = _wei(args["value"]), _wei(args["id"])
+        self._move(event, token_id, args["from"], -value)
+        self._move(event, token_id, args["to"], value)
+
+    def on_TransferBatch(self, event) -> None:
+        args = event.args
+        for token_id, value in zip(args["ids"], args["values"], strict=True):
+            self._move(event, _wei(token_id), args["from"], -_wei(value))
+            self._move(event, _wei(token_id), args["to"], _wei(value))
+
+    def _license_change(self, event, *, holder, token_id, kind, expires_at, **extra) -> None:
+        change = LicenseChange(
             event=event,
-            network=event.network,
+            network=self.network,
+            token_address=event.address,
             token_id=token_id,
             holder=holder,
-            delta=_wei(args["amount"]),
+            kind=kind,
+            expires_at=int(expires_at),
+            **extra,
         )
-        return
-    if not _is_license(event, token_id, int(args["newExpiry"])):
-        return
-    kind = LicenseChangeKind.PURCHASE if event.name == "Purchased" else LicenseChangeKind.GRANT
-    _license_change(
-        event,
-        holder=holder,
-        token_id=token_id,
-        kind=kind,
-        expires_at=args["newExpiry"],
-        terms_hash=args["termsHash"],
-        amount=_wei(args["amount"]),
-        paid=_wei(args.get("paid", 0)),
-        currency=args.get("currency", ""),
-    )
+        self.rows[LicenseChange].append(change)
+        self.licenses[(event.address, token_id, holder)] = (change, event.block_number)
 
-
-@on_event(TOKEN, "Revoked")
-def revoked(event) -> None:
-    args = event.args
-    _license_change(
-        event,
-        holder=args["holder"],
-        token_id=_wei(args["id"]),
-        kind=LicenseChangeKind.REVOKE,
-        expires_at=args["expiry"],
-        reason=args["reason"],
-    )
-
-
-@on_event(TOKEN, "ExpiryTransferred")
-def expiry_transferred(event) -> None:
-    args = event.args
-    token_id = _wei(args["id"])
-    for holder, expiry in ((args["from"], args["fromExpiry"]), (args["to"], args["toExpiry"])):
-        current = License.objects.filter(
-            network=event.network, token_address=event.address, token_id=token_id, holder=holder
-        ).first()
-        _license_change(
+    def _bought(self, event, holder: str, kind: str) -> None:
+        args = event.args
+        token_id = _wei(args["id"])
+        offer_kind = self.kind_of(event.address, token_id)
+        if offer_kind == OfferKind.CREDITS:
+            self.rows[CreditEntry].append(
+                CreditEntry(
+                    event=event,
+                    network=self.network,
+                    token_id=token_id,
+                    holder=holder,
+                    delta=_wei(args["amount"]),
+                )
+            )
+            return
+        licensed = offer_kind in (OfferKind.LICENSE, OfferKind.ACCESS_PASS)
+        if offer_kind is None:
+            licensed = int(args["newExpiry"]) > 0
+        if not licensed:
+            return
+        self._license_change(
             event,
             holder=holder,
             token_id=token_id,
-            kind=LicenseChangeKind.TRANSFER,
-            expires_at=expiry,
-            terms_hash=current.terms_hash if current else "",
+            kind=kind,
+            expires_at=args["newExpiry"],
+            terms_hash=args["termsHash"],
+            amount=_wei(args["amount"]),
+            paid=_wei(args.get("paid", 0)),
+            currency=args.get("currency", ""),
         )
 
+    def on_Purchased(self, event) -> None:
+        self._bought(event, event.args["buyer"], LicenseChangeKind.PURCHASE)
 
-@on_event(TOKEN, "CreditsBurned")
-def credits_burned(event) -> None:
-    args = event.args
-    CreditEntry.objects.create(
-        event=event,
-        network=event.network,
-        token_id=_wei(args["id"]),
-        holder=args["holder"],
-        delta=-_wei(args["amount"]),
-        receipt_root=args["receiptRoot"],
-    )
+    def on_Granted(self, event) -> None:
+        self._bought(event, event.args["to"], LicenseChangeKind.GRANT)
+
+    def on_Revoked(self, event) -> None:
+        args = event.args
+        self._license_change(
+            event,
+            holder=args["holder"],
+            token_id=_wei(args["id"]),
+            kind=LicenseChangeKind.REVOKE,
+            expires_at=args["expiry"],
+            reason=args["reason"],
+        )
+
+    def on_ExpiryTransferred(self, event) -> None:
+        args = event.args
+        token_id = _wei(args["id"])
+        for holder, expiry in ((args["from"], args["fromExpiry"]), (args["to"], args["toExpiry"])):
+            terms = self.terms_of((event.address, token_id, holder))
+            self._license_change(
+                event,
+                holder=holder,
+                token_id=token_id,
+                kind=LicenseChangeKind.TRANSFER,
+                expires_at=expiry,
+                terms_hash=terms,
+            )
+
+    def on_CreditsBurned(self, event) -> None:
+        args = event.args
+        self.rows[CreditEntry].append(
+            CreditEntry(
+                event=event,
+                network=self.network,
+                token_id=_wei(args["id"]),
+                holder=args["holder"],
+                delta=-_wei(args["amount"]),
+                receipt_root=args["receiptRoot"],
+            )
+        )
+
+    def on_PaymentSplit(self, event) -> None:
+        args = event.args
+        self.rows[Payment].append(
+            Payment(
+                event=event,
+                network=self.network,
+                model_id=args["modelId"],
+                currency=args["currency"],
+                amount=_wei(args["amount"]),
+                fee=_wei(args["fee"]),
+                to_payees=_wei(args["toPayees"]),
+                to_holders=_wei(args["toHolders"]),
+                residual_to=args["residualTo"],
+                to_residual=_wei(args["toResidual"]),
+            )
+        )
+
+    def _vault(self, event, kind: str) -> None:
+        args = event.args
+        self.rows[VaultEntry].append(
+            VaultEntry(
+                event=event,
+                network=self.network,
+                account=args["account"],
+                currency=args["currency"],
+                model_id=args.get("modelId", ""),
+                kind=kind,
+                amount=_wei(args["amount"]),
+            )
+        )
+
+    def on_Credited(self, event) -> None:
+        self._vault(event, LedgerKind.CREDITED)
+
+    def on_HolderClaimed(self, event) -> None:
+        self._vault(event, LedgerKind.CLAIMED)
+
+    def on_Withdrawn(self, event) -> None:
+        self._vault(event, LedgerKind.WITHDRAWN)
+
+    # writing
+    def flush(self) -> None:
+        for model, rows in self.rows.items():
+            model.objects.bulk_create(rows, batch_size=500)
+        self._flush_holdings()
+        self._flush_licenses()
+
+    def _existing(self, model, keys) -> dict:
+        if not keys:
+            return {}
+        rows = model.objects.filter(
+            network=self.network,
+            token_address__in={k[0] for k in keys},
+            token_id__in={k[1] for k in keys},
+            holder__in={k[2] for k in keys},
+        )
+        return {(r.token_address, r.token_id, r.holder): r for r in rows}
+
+    def _flush_holdings(self) -> None:
+        existing = self._existing(Holding, self.holdings.keys())
+        changed, created = [], []
+        for key, delta in self.holdings.items():
+            row = existing.get(key)
+            if row is None:
+                address, token_id, holder = key
+                created.append(
+                    Holding(
+                        network=self.network,
+                        token_address=address,
+                        token_id=token_id,
+                        holder=holder,
+                        balance=delta,
+                    )
+                )
+            else:
+                row.balance += delta
+                changed.append(row)
+        Holding.objects.bulk_update(changed, ["balance"], batch_size=500)
+        Holding.objects.bulk_create(created, batch_size=500)
+
+    def _flush_licenses(self) -> None:
+        existing = self._existing(License, self.licenses.keys())
+        changed, created = [], []
+        for key, (change, block_number) in self.licenses.items():
+            fields = {
+                "expires_at": change.expires_at,
+                "terms_hash": change.terms_hash,
+                "revoked": change.kind == LicenseChangeKind.REVOKE,
+                "block_number": block_number,
+            }
+            row = existing.get(key)
+            if row is None:
+                address, token_id, holder = key
+                created.append(
+                    License(
+                        network=self.network,
+                        token_address=address,
+                        token_id=token_id,
+                        holder=holder,
+                        **fields,
+                    )
+                )
+            else:
+                for name, value in fields.items():
+                    setattr(row, name, value)
+                changed.append(row)
+        License.objects.bulk_update(changed, list(LICENSE_FIELDS), batch_size=500)
+        License.objects.bulk_create(created, batch_size=500)
 
 
-# --- revenue ---
-
-
-@on_event(VAULT, "PaymentSplit")
-def payment_split(event) -> None:
-    args = event.args
-    Payment.objects.create(
-        event=event,
-        network=event.network,
-        model_id=args["modelId"],
-        currency=args["currency"],
-        amount=_wei(args["amount"]),
-        fee=_wei(args["fee"]),
-        to_payees=_wei(args["toPayees"]),
-        to_holders=_wei(args["toHolders"]),
-        residual_to=args["residualTo"],
-        to_residual=_wei(args["toResidual"]),
-    )
-
-
-@on_event(VAULT, "Credited", "HolderClaimed", "Withdrawn")
-def vault_moved(event) -> None:
-    kinds = {
-        "Credited": LedgerKind.CREDITED,
-        "HolderClaimed": LedgerKind.CLAIMED,
-        "Withdrawn": LedgerKind.WITHDRAWN,
-    }
-    args = event.args
-    VaultEntry.objects.create(
-        event=event,
-        network=event.network,
-        account=args["account"],
-        currency=args["currency"],
-        model_id=args.get("modelId", ""),
-        kind=kinds[event.name],
-        amount=_wei(args["amount"]),
-    )
+@on_batch
+def project_batch(events: list) -> None:
+    """Project a written batch (token and vault events; registry events are handled one by one)."""
+    relevant = [e for e in events if e.contract_name in (TOKEN, VAULT)]
+    if not relevant:
+        return
+    projector = BatchProjector(relevant[0].network)
+    for event in relevant:
+        projector.feed(event)
+    projector.flush()
 
 
 # --- rollback ---
