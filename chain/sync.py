@@ -33,6 +33,7 @@ from web3 import Web3
 from chain import handlers
 from chain.abi import load_artifact
 from chain.client import web3_for
+from chain.fastsql import insert_rows
 from chain.models import BlockRecord, Deployment, IndexedEvent, Network, Reorg, SyncCursor
 
 logger = logging.getLogger(__name__)
@@ -371,7 +372,7 @@ def _write_batch(w3, network, cursor, logs, end, head, stats) -> None:
             ).values_list("tx_hash", "log_index")
         )
         new = [e for e in events if (e.tx_hash, e.log_index) not in known]
-        IndexedEvent.objects.bulk_create(new)
+        _insert_events(network, cursor.contract_name, new)
         if after_event_written is not None:
             for event in new:
                 after_event_written(event)
@@ -381,6 +382,24 @@ def _write_batch(w3, network, cursor, logs, end, head, stats) -> None:
         cursor.head_seen = head
         cursor.last_error = ""
         cursor.save(update_fields=["last_block", "head_seen", "last_error", "updated_at"])
+
+
+def _insert_events(network: Network, contract_name: str, events: list[IndexedEvent]) -> None:
+    """Insert a batch with one executemany and read the ids back; the events get their keys."""
+    if not events:
+        return
+    insert_rows(IndexedEvent, events)
+    low = min(e.block_number for e in events)
+    high = max(e.block_number for e in events)
+    ids = dict(
+        ((tx_hash, log_index), pk)
+        for pk, tx_hash, log_index in IndexedEvent.objects.filter(
+            network=network, contract_name=contract_name, block_number__range=(low, high)
+        ).values_list("pk", "tx_hash", "log_index")
+    )
+    for event in events:
+        event.pk = ids[(event.tx_hash, event.log_index)]
+        event._state.adding = False
 
 
 def _cursor_for(network: Network, deployment: Deployment) -> SyncCursor:

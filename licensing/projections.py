@@ -11,6 +11,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from chain import abi
+from chain.fastsql import insert_rows
 from chain.handlers import on_batch, on_event, on_rollback
 from licensing.choices import LedgerKind, LicenseChangeKind, OfferKind
 from licensing.models import (
@@ -322,7 +323,7 @@ class BatchProjector:
     # writing
     def flush(self) -> None:
         for model, rows in self.rows.items():
-            model.objects.bulk_create(rows, batch_size=500)
+            insert_rows(model, rows)  # ledger rows: nothing reads their ids back
         self._flush_holdings()
         self._flush_licenses()
 
