@@ -3,6 +3,7 @@ organizations' models by the tokenomics issue, when these admins become tenant-s
 
 from django.contrib import admin, messages
 
+from chain.admin import ReadOnlyPlatformAdmin
 from chain.paginators import CappedCountPaginator
 from licensing.models import (
     ChainModel,
@@ -15,23 +16,13 @@ from licensing.models import (
     PublishedVersion,
     VaultEntry,
 )
-from portal.tenancy import PlatformAdminMixin
 
 
-class ProjectionAdmin(PlatformAdminMixin, admin.ModelAdmin):
+class ProjectionAdmin(ReadOnlyPlatformAdmin):
     """Projections change only through the chain."""
 
     paginator = CappedCountPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ChainModel)

@@ -203,13 +203,3 @@ class TenantInlineMixin(_TenantScoping):
 
     def has_view_permission(self, request, obj=None):
         return self._is_super(request) or bool(_org_ids(request, Role.VIEWER))
-
-
-class PlatformAdminMixin:
-    """For platform-wide rows (chain state, projections): superusers only, staff get 403."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser

@@ -86,12 +86,11 @@ def test_every_tenant_admin_has_a_row_factory():
 def test_our_models_are_tenant_admins_or_platform_admins():
     """Every admin over one of our apps' models is scoped, or is superuser-only by design."""
     from chain.admin import PlatformAdmin
-    from portal.tenancy import PlatformAdminMixin
 
     for model_admin in OTHER_ADMINS:
         label = model_admin.model._meta.label
         if model_admin.model._meta.app_label in OUR_APPS:
-            platform = isinstance(model_admin, PlatformAdmin | PlatformAdminMixin)
+            platform = isinstance(model_admin, PlatformAdmin)
             assert platform, f"{label} admin is neither organization-scoped nor platform-only"
 
 
