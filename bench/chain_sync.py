@@ -270,7 +270,7 @@ def baseline(w3, market: dict) -> int:
     decoded = 0
     for name, logs in fetch_logs(w3, market).items():
         for log in logs:
-            if decode_log(w3, name, log) is not None:
+            if decode_log(name, log) is not None:
                 decoded += 1
     return decoded
 

@@ -64,10 +64,6 @@ class TickResult:
     replaced: list[int] = field(default_factory=list)
     retried: list[int] = field(default_factory=list)
 
-    @property
-    def open_work(self) -> bool:
-        return bool(self.sent or self.replaced or self.retried)
-
 
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64]
@@ -144,11 +140,15 @@ def _follow_submitted(w3, network, account, result: TickResult) -> None:
     rows = OutboundTransaction.objects.filter(
         network=network, sender=account.address, status=TxStatus.SUBMITTED
     ).order_by("nonce")
+    latest = None  # the account's mined nonce count, read once and only when needed
     for row in rows:
         mined_hash, receipt = _receipt_of(w3, row)
         if receipt is not None:
             _finish_mined(w3, row, mined_hash, receipt, result)
-        elif w3.eth.get_transaction_count(row.sender, "latest") > row.nonce:
+            continue
+        if latest is None:
+            latest = w3.eth.get_transaction_count(row.sender, "latest")
+        if latest > row.nonce:
             _end(row, TxStatus.FAILED, result.failed, error="nonce used by another transaction")
         elif timezone.now() - row.submitted_at > timedelta(seconds=settings.CHAIN_TX_STUCK_AFTER):
             _replace(w3, network, account, row, result)
@@ -287,11 +287,13 @@ def _send_one(w3, network, account, state, row, tip, fee_cap, result: TickResult
         _retry_later(row, exc, result)
         return False
     except Web3RPCError as exc:
-        if _has_revert_data(exc):
-            _end(row, TxStatus.REVERTED, result.reverted, reason=_reason(exc))
-            return True
-        _retry_later(row, exc, result)
-        return False
+        try:
+            reason = str(decode_revert(exc))
+        except ValueError:  # no revert data: the node failed, not the call
+            _retry_later(row, exc, result)
+            return False
+        _end(row, TxStatus.REVERTED, result.reverted, reason=reason)
+        return True
     try:
         tx_hash = _sign_and_send(w3, network, account, row, state.next_nonce, gas, tip, fee_cap)
     except TRANSIENT as exc:
@@ -328,14 +330,6 @@ def _await_receipts(w3, result: TickResult) -> None:
 
 
 # --- endings and retries ---
-
-
-def _has_revert_data(exc) -> bool:
-    try:
-        decode_revert(exc)
-    except ValueError:
-        return False
-    return True
 
 
 def _reason(exc) -> str:

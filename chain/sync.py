@@ -47,12 +47,12 @@ LIMIT_WORDS = (
     "response size",
     "too large",
     "query timeout",
-    "10000",
     "results",
 )
 HINT = re.compile(r"\[\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*(0x[0-9a-fA-F]+|\d+)\s*\]")
-# "exceed maximum block range: 500", "limited to a 10,000 range", "up to a 2000 block range"
+# "query returned more than 10000 results"
 RESULT_CAP = re.compile(r"more than\s+([\d,]+)\s+results", re.IGNORECASE)
+# "exceed maximum block range: 500", "limited to a 10,000 range", "up to a 2000 block range"
 MAX_SPAN = re.compile(r"(?:block range:?|limited to an? |up to an? )\s*([\d,]+)", re.IGNORECASE)
 
 
@@ -177,7 +177,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def decode_log(w3: Web3 | None, contract_name: str, log: dict) -> tuple[str, dict] | None:
+def decode_log(contract_name: str, log: dict) -> tuple[str, dict] | None:
     """(event name, arguments as JSON values) of one raw log, or None for an unknown event."""
     topics = log.get("topics") or []
     if not topics:
@@ -325,11 +325,11 @@ def _keep_hashes(network: Network, hashes: dict[int, str], head: int) -> None:
 after_event_written: Callable[[IndexedEvent], None] | None = None
 
 
-def _decode_batch(w3, network, cursor, logs, head) -> list[IndexedEvent]:
+def _decode_batch(network, cursor, logs, head) -> list[IndexedEvent]:
     final_below = head - network.confirmation_depth
     events = []
     for log in logs:
-        decoded = decode_log(w3, cursor.contract_name, log)
+        decoded = decode_log(cursor.contract_name, log)
         if decoded is None:
             continue
         name, args = decoded
@@ -358,7 +358,7 @@ def _write_batch(w3, network, cursor, logs, end, head, stats) -> None:
     end_hash = _block_hash(w3, end) if end >= head - network.confirmation_depth - 1 else None
     if end_hash:
         hashes[end] = end_hash
-    events = _decode_batch(w3, network, cursor, logs, head)
+    events = _decode_batch(network, cursor, logs, head)
     stats.events += len(events)
     with transaction.atomic():
         locked = SyncCursor.objects.select_for_update().get(pk=cursor.pk)

@@ -107,18 +107,23 @@ def offer_configured(event) -> None:
     )
 
 
+def _license_fields(change: LicenseChange, block_number: int) -> dict:
+    """A license's state after ``change`` (the latest change decides it)."""
+    return {
+        "expires_at": change.expires_at,
+        "terms_hash": change.terms_hash,
+        "revoked": change.kind == LicenseChangeKind.REVOKE,
+        "block_number": block_number,
+    }
+
+
 def _apply_license(change: LicenseChange, block_number: int) -> None:
     License.objects.update_or_create(
         network=change.network,
         token_address=change.token_address,
         token_id=change.token_id,
         holder=change.holder,
-        defaults={
-            "expires_at": change.expires_at,
-            "terms_hash": change.terms_hash,
-            "revoked": change.kind == LicenseChangeKind.REVOKE,
-            "block_number": block_number,
-        },
+        defaults=_license_fields(change, block_number),
     )
 
 
@@ -364,12 +369,7 @@ class BatchProjector:
         existing = self._existing(License, self.licenses.keys())
         changed, created = [], []
         for key, (change, block_number) in self.licenses.items():
-            fields = {
-                "expires_at": change.expires_at,
-                "terms_hash": change.terms_hash,
-                "revoked": change.kind == LicenseChangeKind.REVOKE,
-                "block_number": block_number,
-            }
+            fields = _license_fields(change, block_number)
             row = existing.get(key)
             if row is None:
                 address, token_id, holder = key

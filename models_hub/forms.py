@@ -46,9 +46,6 @@ class VersionUploadForm(forms.ModelForm):
         self.too_large = too_large
         self.uploaded = None
 
-    def clean_upload(self):
-        return self.cleaned_data.get("upload")
-
     def _clean_fields(self):
         super()._clean_fields()
         if self.too_large:

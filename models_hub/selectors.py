@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from models_hub.choices import VersionStatus
 from models_hub.models import AIModel, ModelVersion
@@ -37,8 +37,3 @@ def model_visible(*, org_slug: str, slug: str, own_organization_id: int | None) 
 def versions_visible(*, model: AIModel, own: bool) -> QuerySet[ModelVersion]:
     versions = model.versions.order_by("-sort_key")
     return versions if own else versions.filter(status=VersionStatus.READY)
-
-
-def models_with_ready_versions() -> QuerySet[AIModel]:
-    ready = ModelVersion.objects.filter(status=VersionStatus.READY).order_by("-sort_key")
-    return models_listed().prefetch_related(Prefetch("versions", queryset=ready))

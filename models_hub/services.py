@@ -143,6 +143,9 @@ def version_upload(
         limit_mb = settings.MODEL_ARTIFACT_MAX_BYTES / 1024 / 1024
         message = f"The file is over the {limit_mb:.0f} MB limit."
         raise field_error("artifact", message, "artifact_too_large") from None
+    except BaseException:  # a client that went away, a full disk: leave no partial file
+        default_storage.delete(name)
+        raise
     if reader.size == 0:
         default_storage.delete(stored)
         raise field_error("artifact", "The file is empty.", "empty_artifact")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from portal.choices import OrganizationStatus, Role
-from portal.models import Membership, Organization
+from portal.models import Organization
 
 
 def organizations_for(*, user, min_role: Role = Role.VIEWER) -> QuerySet[Organization]:
@@ -29,7 +29,3 @@ def organization_ids_for(*, user, min_role: Role = Role.VIEWER) -> set[int]:
             organizations_for(user=user, min_role=min_role).values_list("pk", flat=True)
         )
     return cache[min_role]
-
-
-def memberships_for(*, organization: Organization) -> QuerySet[Membership]:
-    return organization.memberships.select_related("user").order_by("user__email")
