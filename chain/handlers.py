@@ -9,8 +9,46 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-EventHandler = Callable[["IndexedEvent"], None]  # noqa: F821 - a string annotation only
+
+@dataclass(slots=True)
+class Event:
+    """One decoded log as handlers see it: the fields of its ``IndexedEvent`` row, ``pk``
+    included once written (a plain record: the sync makes thousands a second)."""
+
+    network: Any  # chain.models.Network
+    contract_name: str
+    address: str
+    name: str
+    args: dict
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+    final: bool = False
+    pk: int | None = None
+
+    @classmethod
+    def from_row(cls, row, network=None) -> Event:
+        """The record of a stored ``IndexedEvent`` (of ``network``, when the caller has it)."""
+        return cls(
+            network=network if network is not None else row.network,
+            contract_name=row.contract_name,
+            address=row.address,
+            name=row.name,
+            args=row.args,
+            block_number=row.block_number,
+            block_hash=row.block_hash,
+            tx_hash=row.tx_hash,
+            log_index=row.log_index,
+            final=row.final,
+            pk=row.pk,
+        )
+
+
+EventHandler = Callable[[Event], None]
 RollbackHandler = Callable[..., None]
 
 _event_handlers: dict[tuple[str, str], list[EventHandler]] = defaultdict(list)
@@ -19,8 +57,8 @@ _rollback_handlers: list[RollbackHandler] = []
 
 
 def on_batch(handler: Callable[[list], None]) -> Callable[[list], None]:
-    """Register ``handler(events)``: called once per written batch with its new events, in
-    chain order (for projections that write in bulk)."""
+    """Register ``handler(events)``: called once per written batch with its new events
+    (``Event`` records with their keys), in chain order, for projections that write in bulk."""
     if handler not in _batch_handlers:
         _batch_handlers.append(handler)
     return handler
@@ -40,7 +78,7 @@ def on_event(contract_name: str, *event_names: str):
 
 def on_rollback(handler: RollbackHandler) -> RollbackHandler:
     """Register ``handler(network=, fork_block=, removed=)``: called after a reorg deleted the
-    events from ``fork_block`` on (``removed`` lists them, as they were)."""
+    events from ``fork_block`` on (``removed`` lists them as ``Event`` records, as they were)."""
     if handler not in _rollback_handlers:
         _rollback_handlers.append(handler)
     return handler

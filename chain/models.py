@@ -130,7 +130,10 @@ class OutboundTransaction(models.Model):
 class IndexedEvent(models.Model):
     """One decoded log of one of our contracts; unique on (chain id, tx hash, log index)."""
 
-    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="events")
+    # no index of its own: the (network, block number, log index) index leads with it
+    network = models.ForeignKey(
+        Network, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     chain_id = models.PositiveBigIntegerField()
     contract_name = models.CharField(max_length=64)
     address = models.CharField(max_length=42)
@@ -152,7 +155,12 @@ class IndexedEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["network", "block_number", "log_index"]),
-            models.Index(fields=["network", "final"]),
+            # only the unfinalized window: a backfill's final rows add nothing to it
+            models.Index(
+                fields=["network", "block_number"],
+                condition=models.Q(final=False),
+                name="indexed_event_unfinal",
+            ),
         ]
 
     def __str__(self) -> str:

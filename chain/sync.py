@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from hexbytes import HexBytes
@@ -33,7 +34,7 @@ from web3 import Web3
 from chain import handlers
 from chain.abi import load_artifact
 from chain.client import web3_for
-from chain.fastsql import insert_rows
+from chain.fastsql import adapter, insert_new
 from chain.models import BlockRecord, Deployment, IndexedEvent, Network, Reorg, SyncCursor
 
 logger = logging.getLogger(__name__)
@@ -287,7 +288,10 @@ def check_reorg(w3: Web3, network: Network, head: int, stats: SyncStats) -> None
 def rollback(*, network: Network, fork_block: int, old_hash: str = "", new_hash: str = "") -> Reorg:
     """Delete every event and projection from ``fork_block`` on, and step the cursors back."""
     removed_qs = IndexedEvent.objects.filter(network=network, block_number__gte=fork_block)
-    removed = list(removed_qs.order_by("block_number", "log_index"))
+    removed = [
+        handlers.Event.from_row(row, network)
+        for row in removed_qs.order_by("block_number", "log_index")
+    ]
     top = BlockRecord.objects.filter(network=network).order_by("-number").first()
     removed_qs.delete()
     handlers.dispatch_rollback(network=network, fork_block=fork_block, removed=removed)
@@ -322,31 +326,45 @@ def _keep_hashes(network: Network, hashes: dict[int, str], head: int) -> None:
 
 
 # A test hook: called after each event is written (a failure injected here must lose nothing).
-after_event_written: Callable[[IndexedEvent], None] | None = None
+after_event_written: Callable[[handlers.Event], None] | None = None
+
+EVENT_COLUMNS = (
+    "network_id",
+    "chain_id",
+    "contract_name",
+    "address",
+    "name",
+    "args",
+    "block_number",
+    "block_hash",
+    "tx_hash",
+    "log_index",
+    "final",
+    "indexed_at",
+)
 
 
-def _decode_batch(network, cursor, logs, head) -> list[IndexedEvent]:
+def _decode_batch(network, cursor, logs, head) -> list[handlers.Event]:
     final_below = head - network.confirmation_depth
+    contract = cursor.contract_name
     events = []
     for log in logs:
-        decoded = decode_log(cursor.contract_name, log)
+        decoded = decode_log(contract, log)
         if decoded is None:
             continue
-        name, args = decoded
         number = _int(log["blockNumber"])
         events.append(
-            IndexedEvent(
-                network=network,
-                chain_id=network.chain_id,
-                contract_name=cursor.contract_name,
-                address=_checksum(log["address"]),
-                name=name,
-                args=args,
-                block_number=number,
-                block_hash=log["blockHash"],
-                tx_hash=log["transactionHash"],
-                log_index=_int(log["logIndex"]),
-                final=number <= final_below,
+            handlers.Event(
+                network,
+                contract,
+                _checksum(log["address"]),
+                decoded[0],
+                decoded[1],
+                number,
+                log["blockHash"],
+                log["transactionHash"],
+                _int(log["logIndex"]),
+                number <= final_below,
             )
         )
     return events
@@ -366,13 +384,7 @@ def _write_batch(w3, network, cursor, logs, end, head, stats) -> None:
             cursor.last_block = locked.last_block
             return
         _keep_hashes(network, hashes, head)
-        known = set(
-            IndexedEvent.objects.filter(
-                chain_id=network.chain_id, tx_hash__in={e.tx_hash for e in events}
-            ).values_list("tx_hash", "log_index")
-        )
-        new = [e for e in events if (e.tx_hash, e.log_index) not in known]
-        _insert_events(network, cursor.contract_name, new)
+        new = _insert_events(network, events)
         if after_event_written is not None:
             for event in new:
                 after_event_written(event)
@@ -384,22 +396,43 @@ def _write_batch(w3, network, cursor, logs, end, head, stats) -> None:
         cursor.save(update_fields=["last_block", "head_seen", "last_error", "updated_at"])
 
 
-def _insert_events(network: Network, contract_name: str, events: list[IndexedEvent]) -> None:
-    """Insert a batch with one executemany and read the ids back; the events get their keys."""
-    if not events:
-        return
-    insert_rows(IndexedEvent, events)
-    low = min(e.block_number for e in events)
-    high = max(e.block_number for e in events)
-    ids = dict(
-        ((tx_hash, log_index), pk)
-        for pk, tx_hash, log_index in IndexedEvent.objects.filter(
-            network=network, contract_name=contract_name, block_number__range=(low, high)
-        ).values_list("pk", "tx_hash", "log_index")
+def _insert_events(network: Network, events: list[handlers.Event]) -> list[handlers.Event]:
+    """Insert the events not stored yet (unique on chain id, tx hash, log index) and return
+    those, with their keys; the ones already there are left as they are."""
+    now = adapter(IndexedEvent, "indexed_at")(timezone.now())
+    to_json = adapter(IndexedEvent, "args")
+    network_id, chain_id = network.pk, network.chain_id
+    rows = [
+        (
+            network_id,
+            chain_id,
+            e.contract_name,
+            e.address,
+            e.name,
+            to_json(e.args),
+            e.block_number,
+            e.block_hash,
+            e.tx_hash,
+            e.log_index,
+            e.final,
+            now,
+        )
+        for e in events
+    ]
+    inserted = insert_new(
+        IndexedEvent,
+        EVENT_COLUMNS,
+        rows,
+        unique=("chain_id", "tx_hash", "log_index"),
+        returning=("id", "tx_hash", "log_index"),
     )
+    keys = {(tx_hash, log_index): pk for pk, tx_hash, log_index in inserted}
+    new = []
     for event in events:
-        event.pk = ids[(event.tx_hash, event.log_index)]
-        event._state.adding = False
+        event.pk = keys.get((event.tx_hash, event.log_index))
+        if event.pk is not None:
+            new.append(event)
+    return new
 
 
 def _cursor_for(network: Network, deployment: Deployment) -> SyncCursor:

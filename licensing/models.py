@@ -15,6 +15,8 @@ from licensing.choices import LedgerKind, LicenseChangeKind, MismatchKind, Offer
 WEI = {"max_digits": 78, "decimal_places": 0}
 EVENT = "chain.IndexedEvent"
 NETWORK = "chain.Network"
+# A ledger table's network needs no index of its own: its composite index leads with it.
+LEDGER_NETWORK = {"on_delete": models.CASCADE, "related_name": "+", "db_index": False}
 
 
 class ChainModel(models.Model):
@@ -111,7 +113,7 @@ class HoldingChange(models.Model):
     """One address's side of one ERC-1155 transfer (a mint or burn has one side)."""
 
     event = models.ForeignKey(EVENT, on_delete=models.CASCADE, related_name="+")
-    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)
     token_address = models.CharField(max_length=42)
     token_id = models.DecimalField(**WEI)
     holder = models.CharField(max_length=42)
@@ -156,7 +158,7 @@ class LicenseChange(models.Model):
     """One event that set a holder's expiry (purchase, grant, revocation, transfer)."""
 
     event = models.ForeignKey(EVENT, on_delete=models.CASCADE, related_name="+")
-    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)
     token_address = models.CharField(max_length=42)
     token_id = models.DecimalField(**WEI)
     holder = models.CharField(max_length=42)
@@ -179,7 +181,7 @@ class CreditEntry(models.Model):
     """A usage-credit ledger line: bought or granted (+), burned by the meter (-)."""
 
     event = models.ForeignKey(EVENT, on_delete=models.CASCADE, related_name="+")
-    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)
     token_id = models.DecimalField(**WEI)
     holder = models.CharField(max_length=42)
     delta = models.DecimalField(max_digits=79, decimal_places=0)
@@ -215,7 +217,7 @@ class VaultEntry(models.Model):
     """A move of an account's withdrawable vault balance (credited, claimed, withdrawn)."""
 
     event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
-    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)
     account = models.CharField(max_length=42)
     currency = models.CharField(max_length=42)
     model_id = models.CharField(max_length=66, blank=True)

@@ -3,6 +3,11 @@
 Each handler writes rows that point at their event (deleted with it by a reorg) and updates the
 current-state tables (offers, holdings, licenses); ``rolled_back`` recomputes those tables
 from the remaining events for every key the deleted events touched.
+
+Handlers receive ``chain.handlers.Event`` records. Token and vault events, thousands per
+backfill batch, go through ``BatchProjector``: ledger rows are collected as tuples in the
+column order declared below and inserted with one ``executemany`` per table; holdings and
+licenses are summed in memory and upserted once per key.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from chain import abi
-from chain.fastsql import insert_rows
+from chain.fastsql import add_to_rows, insert_rows, upsert_rows
 from chain.handlers import on_batch, on_event, on_rollback
 from licensing.choices import LedgerKind, LicenseChangeKind, OfferKind
 from licensing.models import (
@@ -30,10 +35,51 @@ from licensing.models import (
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 TOKEN, REGISTRY, VAULT = abi.LICENSE_TOKEN, abi.REGISTRY, abi.REVENUE_VAULT
 LICENSE_FIELDS = ("expires_at", "terms_hash", "revoked", "block_number")
+# The current-state tables BatchProjector upserts (the first four columns are the key).
+HOLDING_COLUMNS = ("network_id", "token_address", "token_id", "holder", "balance")
+LICENSE_COLUMNS = ("network_id", "token_address", "token_id", "holder", *LICENSE_FIELDS)
+
+# The ledger rows BatchProjector writes, as (table, column order of its tuples).
+LEDGER_COLUMNS = {
+    HoldingChange: ("event_id", "network_id", "token_address", "token_id", "holder", "delta"),
+    LicenseChange: (
+        "event_id",
+        "network_id",
+        "token_address",
+        "token_id",
+        "holder",
+        "kind",
+        "expires_at",
+        "terms_hash",
+        "amount",
+        "paid",
+        "currency",
+        "reason",
+    ),
+    CreditEntry: ("event_id", "network_id", "token_id", "holder", "delta", "receipt_root"),
+    Payment: (
+        "event_id",
+        "network_id",
+        "model_id",
+        "currency",
+        "amount",
+        "fee",
+        "to_payees",
+        "to_holders",
+        "residual_to",
+        "to_residual",
+    ),
+    VaultEntry: ("event_id", "network_id", "account", "currency", "model_id", "kind", "amount"),
+}
+
+
+class ProjectionError(Exception):
+    """The events contradict the projections (the batch and its cursor roll back)."""
 
 
 def _wei(value) -> Decimal:
-    return Decimal(str(value))
+    """A uint256 argument (an int, or a decimal string past 2**53) as a Decimal."""
+    return Decimal(value)
 
 
 def _event_order(queryset):  # newest first
@@ -49,7 +95,7 @@ def model_registered(event) -> None:
         network=event.network,
         model_id=event.args["modelId"],
         defaults={
-            "event": event,
+            "event_id": event.pk,
             "publisher": event.args["publisher"],
             "metadata_uri": event.args["metadataURI"][:500],
         },
@@ -69,7 +115,7 @@ def version_published(event) -> None:
 
     sha256 = event.args["artifactSha256"].removeprefix("0x")
     PublishedVersion.objects.create(
-        event=event,
+        event_id=event.pk,
         network=event.network,
         model_id=event.args["modelId"],
         version=int(event.args["version"]),
@@ -107,24 +153,14 @@ def offer_configured(event) -> None:
     )
 
 
-def _license_fields(change: LicenseChange, block_number: int) -> dict:
-    """A license's state after ``change`` (the latest change decides it)."""
+def _license_fields(kind: str, expires_at: int, terms_hash: str, block_number: int) -> dict:
+    """A license's state after a change of ``kind`` (the latest change decides it)."""
     return {
-        "expires_at": change.expires_at,
-        "terms_hash": change.terms_hash,
-        "revoked": change.kind == LicenseChangeKind.REVOKE,
+        "expires_at": expires_at,
+        "terms_hash": terms_hash,
+        "revoked": kind == LicenseChangeKind.REVOKE,
         "block_number": block_number,
     }
-
-
-def _apply_license(change: LicenseChange, block_number: int) -> None:
-    License.objects.update_or_create(
-        network=change.network,
-        token_address=change.token_address,
-        token_id=change.token_id,
-        holder=change.holder,
-        defaults=_license_fields(change, block_number),
-    )
 
 
 class BatchProjector:
@@ -134,9 +170,10 @@ class BatchProjector:
     def __init__(self, network):
         self.network = network
         self.kinds: dict[tuple[str, Decimal], int] | None = None
-        self.rows: dict[type, list] = defaultdict(list)
+        self.rows: dict[type, list[tuple]] = defaultdict(list)  # table -> LEDGER_COLUMNS tuples
         self.holdings: dict[tuple[str, Decimal, str], Decimal] = defaultdict(Decimal)
-        self.licenses: dict[tuple[str, Decimal, str], tuple[LicenseChange, int]] = {}
+        # (token, id, holder) -> (kind, expires_at, terms_hash, block_number) of the latest change
+        self.licenses: dict[tuple[str, Decimal, str], tuple[str, int, str, int]] = {}
 
     # reading state
     def _load_kinds(self) -> dict[tuple[str, Decimal], int]:
@@ -151,7 +188,7 @@ class BatchProjector:
 
     def terms_of(self, key) -> str:
         if key in self.licenses:
-            return self.licenses[key][0].terms_hash
+            return self.licenses[key][2]
         address, token_id, holder = key
         current = License.objects.filter(
             network=self.network, token_address=address, token_id=token_id, holder=holder
@@ -172,14 +209,7 @@ class BatchProjector:
         if holder == ZERO_ADDRESS or delta == 0:
             return
         self.rows[HoldingChange].append(
-            HoldingChange(
-                event=event,
-                network=self.network,
-                token_address=event.address,
-                token_id=token_id,
-                holder=holder,
-                delta=delta,
-            )
+            (event.pk, self.network.pk, event.address, token_id, holder, delta)
         )
         self.holdings[(event.address, token_id, holder)] += delta
 
@@ -195,19 +225,43 @@ class BatchProjector:
             self._move(event, _wei(token_id), args["from"], -_wei(value))
             self._move(event, _wei(token_id), args["to"], _wei(value))
 
-    def _license_change(self, event, *, holder, token_id, kind, expires_at, **extra) -> None:
-        change = LicenseChange(
-            event=event,
-            network=self.network,
-            token_address=event.address,
-            token_id=token_id,
-            holder=holder,
-            kind=kind,
-            expires_at=int(expires_at),
-            **extra,
+    def _license_change(
+        self,
+        event,
+        *,
+        holder,
+        token_id,
+        kind,
+        expires_at,
+        terms_hash="",
+        amount=Decimal(0),
+        paid=Decimal(0),
+        currency="",
+        reason="",
+    ) -> None:
+        expires_at = int(expires_at)
+        self.rows[LicenseChange].append(
+            (
+                event.pk,
+                self.network.pk,
+                event.address,
+                token_id,
+                holder,
+                kind,
+                expires_at,
+                terms_hash,
+                amount,
+                paid,
+                currency,
+                reason,
+            )
         )
-        self.rows[LicenseChange].append(change)
-        self.licenses[(event.address, token_id, holder)] = (change, event.block_number)
+        self.licenses[(event.address, token_id, holder)] = (
+            kind,
+            expires_at,
+            terms_hash,
+            event.block_number,
+        )
 
     def _bought(self, event, holder: str, kind: str) -> None:
         args = event.args
@@ -215,13 +269,7 @@ class BatchProjector:
         offer_kind = self.kind_of(event.address, token_id)
         if offer_kind == OfferKind.CREDITS:
             self.rows[CreditEntry].append(
-                CreditEntry(
-                    event=event,
-                    network=self.network,
-                    token_id=token_id,
-                    holder=holder,
-                    delta=_wei(args["amount"]),
-                )
+                (event.pk, self.network.pk, token_id, holder, _wei(args["amount"]), "")
             )
             return
         licensed = offer_kind in (OfferKind.LICENSE, OfferKind.ACCESS_PASS)
@@ -275,44 +323,44 @@ class BatchProjector:
     def on_CreditsBurned(self, event) -> None:
         args = event.args
         self.rows[CreditEntry].append(
-            CreditEntry(
-                event=event,
-                network=self.network,
-                token_id=_wei(args["id"]),
-                holder=args["holder"],
-                delta=-_wei(args["amount"]),
-                receipt_root=args["receiptRoot"],
+            (
+                event.pk,
+                self.network.pk,
+                _wei(args["id"]),
+                args["holder"],
+                -_wei(args["amount"]),
+                args["receiptRoot"],
             )
         )
 
     def on_PaymentSplit(self, event) -> None:
         args = event.args
         self.rows[Payment].append(
-            Payment(
-                event=event,
-                network=self.network,
-                model_id=args["modelId"],
-                currency=args["currency"],
-                amount=_wei(args["amount"]),
-                fee=_wei(args["fee"]),
-                to_payees=_wei(args["toPayees"]),
-                to_holders=_wei(args["toHolders"]),
-                residual_to=args["residualTo"],
-                to_residual=_wei(args["toResidual"]),
+            (
+                event.pk,
+                self.network.pk,
+                args["modelId"],
+                args["currency"],
+                _wei(args["amount"]),
+                _wei(args["fee"]),
+                _wei(args["toPayees"]),
+                _wei(args["toHolders"]),
+                args["residualTo"],
+                _wei(args["toResidual"]),
             )
         )
 
     def _vault(self, event, kind: str) -> None:
         args = event.args
         self.rows[VaultEntry].append(
-            VaultEntry(
-                event=event,
-                network=self.network,
-                account=args["account"],
-                currency=args["currency"],
-                model_id=args.get("modelId", ""),
-                kind=kind,
-                amount=_wei(args["amount"]),
+            (
+                event.pk,
+                self.network.pk,
+                args["account"],
+                args["currency"],
+                args.get("modelId", ""),
+                kind,
+                _wei(args["amount"]),
             )
         )
 
@@ -328,66 +376,39 @@ class BatchProjector:
     # writing
     def flush(self) -> None:
         for model, rows in self.rows.items():
-            insert_rows(model, rows)  # ledger rows: nothing reads their ids back
+            insert_rows(model, LEDGER_COLUMNS[model], rows)  # nothing reads their ids back
         self._flush_holdings()
         self._flush_licenses()
 
-    def _existing(self, model, keys) -> dict:
-        if not keys:
-            return {}
-        rows = model.objects.filter(
-            network=self.network,
-            token_address__in={k[0] for k in keys},
-            token_id__in={k[1] for k in keys},
-            holder__in={k[2] for k in keys},
-        )
-        return {(r.token_address, r.token_id, r.holder): r for r in rows}
-
     def _flush_holdings(self) -> None:
-        existing = self._existing(Holding, self.holdings.keys())
-        changed, created = [], []
-        for key, delta in self.holdings.items():
-            row = existing.get(key)
-            if row is None:
-                address, token_id, holder = key
-                created.append(
-                    Holding(
-                        network=self.network,
-                        token_address=address,
-                        token_id=token_id,
-                        holder=holder,
-                        balance=delta,
-                    )
-                )
+        """Gains are upserted; losses can only come out of a stored holding, so they update it
+        (a proposed row with a negative balance would fail SQLite's check before the upsert)."""
+        network_id = self.network.pk
+        gains, losses = [], []
+        for (address, token_id, holder), delta in self.holdings.items():
+            if delta >= 0:
+                gains.append((network_id, address, token_id, holder, delta))
             else:
-                row.balance += delta
-                changed.append(row)
-        Holding.objects.bulk_update(changed, ["balance"], batch_size=500)
-        Holding.objects.bulk_create(created, batch_size=500)
+                losses.append((delta, network_id, address, token_id, holder))
+        upsert_rows(Holding, HOLDING_COLUMNS, gains, unique=HOLDING_COLUMNS[:4], add=["balance"])
+        if losses:
+            changed = add_to_rows(Holding, "balance", HOLDING_COLUMNS[:4], losses)
+            if changed != len(losses):
+                raise ProjectionError(
+                    f"{len(losses) - changed} transfers out of holdings never indexed as received"
+                )
 
     def _flush_licenses(self) -> None:
-        existing = self._existing(License, self.licenses.keys())
-        changed, created = [], []
-        for key, (change, block_number) in self.licenses.items():
-            fields = _license_fields(change, block_number)
-            row = existing.get(key)
-            if row is None:
-                address, token_id, holder = key
-                created.append(
-                    License(
-                        network=self.network,
-                        token_address=address,
-                        token_id=token_id,
-                        holder=holder,
-                        **fields,
-                    )
-                )
-            else:
-                for name, value in fields.items():
-                    setattr(row, name, value)
-                changed.append(row)
-        License.objects.bulk_update(changed, list(LICENSE_FIELDS), batch_size=500)
-        License.objects.bulk_create(created, batch_size=500)
+        network_id = self.network.pk
+        rows = []
+        for (address, token_id, holder), state in self.licenses.items():
+            fields = _license_fields(*state)
+            rows.append(
+                (network_id, address, token_id, holder, *(fields[f] for f in LICENSE_FIELDS))
+            )
+        upsert_rows(
+            License, LICENSE_COLUMNS, rows, unique=LICENSE_COLUMNS[:4], replace=LICENSE_FIELDS
+        )
 
 
 @on_batch
@@ -468,8 +489,13 @@ def _recompute_license(network, address, token_id, holder) -> None:
     latest = _event_order(LicenseChange.objects.filter(**key).select_related("event")).first()
     if latest is None:
         License.objects.filter(**key).delete()
-    else:
-        _apply_license(latest, latest.event.block_number)
+        return
+    License.objects.update_or_create(
+        **key,
+        defaults=_license_fields(
+            latest.kind, latest.expires_at, latest.terms_hash, latest.event.block_number
+        ),
+    )
 
 
 def _recompute_model(network, model_id) -> None:
