@@ -94,6 +94,8 @@ def upsert_rows(
     """Insert ``rows``; where one is already stored (by the ``unique`` constraint's columns),
     set its ``replace`` columns to the new values and add the new values to its ``add``
     columns. Within one call a key must appear once."""
+    if not replace and not add:
+        raise ValueError("upsert_rows needs columns to replace or add to")
     _check(model, columns, rows)
     if not rows:
         return
@@ -105,8 +107,6 @@ def upsert_rows(
 
     sets = [f"{column(c)} = EXCLUDED.{column(c)}" for c in replace]
     sets += [f"{column(c)} = {table}.{column(c)} + EXCLUDED.{column(c)}" for c in add]
-    if not sets:
-        raise ValueError("upsert_rows needs columns to replace or add to")
     marks = ", ".join(["%s"] * len(columns))
     sql = (
         f"INSERT INTO {table} ({_column_list(model, columns)}) VALUES ({marks})"  # noqa: S608

@@ -197,13 +197,28 @@ def _int(value) -> int:
 
 
 class RangeSizer:
-    """The block span of the next ``eth_getLogs``: shrinks on refusals, grows while sparse."""
+    """The block span of the next ``eth_getLogs``: shrinks on refusals, grows while sparse.
+
+    What the provider says about its limits (a maximum range, a result cap) holds for every
+    contract of the network; the density of logs is each contract's own (``next_contract``).
+    """
+
+    HISTORY_WEIGHT = 0.5  # each earlier served range counts half as much as the next one
+    CAP_FILL = 0.7  # aim at this share of a learned result cap
+    GROWTH = 8  # a span grows at most this many times over the last one
 
     def __init__(self, initial: int, maximum: int, sparse: int):
         self.span = initial
         self.maximum = maximum
         self.sparse = sparse
         self.result_cap: int | None = None  # learned from "more than N results"
+        self._logs = 0.0  # decayed sums over the ranges served for this contract
+        self._blocks = 0.0
+
+    def next_contract(self) -> None:
+        """Forget the density of the contract just indexed (keep the provider's limits)."""
+        self._logs = self._blocks = 0.0
+        self.span = min(self.span, self.maximum)
 
     def refused(self, asked_from: int, asked_to: int, message: str) -> None:
         asked = asked_to - asked_from + 1
@@ -239,11 +254,15 @@ class RangeSizer:
         return end - start + 1
 
     def served(self, asked: int, results: int) -> None:
-        """Size the next span from the density just seen: aim at 60% of a learned result cap
-        (or at ``sparse`` results), growing at most fourfold at a time."""
-        target = int(self.result_cap * 0.7) if self.result_cap else self.sparse
-        desired = asked * 8 if results == 0 else int(asked * target / results)
-        self.span = max(1, min(self.maximum, desired, asked * 8))
+        """Size the next span from the recent density of logs, aiming at ``CAP_FILL`` of a
+        learned result cap (or at ``sparse`` results). Logs come in bursts, so one range's
+        density is a poor guess: the ranges served are summed, older ones weighing less."""
+        self._logs = self._logs * self.HISTORY_WEIGHT + results
+        self._blocks = self._blocks * self.HISTORY_WEIGHT + asked
+        target = self.result_cap * self.CAP_FILL if self.result_cap else self.sparse
+        growth = asked * self.GROWTH
+        desired = growth if self._logs == 0 else int(self._blocks * target / self._logs)
+        self.span = max(1, min(self.maximum, desired, growth))
 
 
 def get_logs(w3: Web3, address: str, start: int, end: int, stats: SyncStats) -> list[dict]:
@@ -370,12 +389,17 @@ def _decode_batch(network, cursor, logs, head) -> list[handlers.Event]:
     return events
 
 
-def _write_batch(w3, network, cursor, logs, end, head, stats) -> None:
-    """Write one range's events, their projections and the cursor in one transaction."""
+def _write_batch(w3, network, cursor, logs, end, head, stats, end_hashes: dict) -> None:
+    """Write one range's events, their projections and the cursor in one transaction.
+
+    ``end_hashes`` caches, for one pass, the hashes of range ends in the unfinalized window
+    (every contract's last range ends at the head)."""
     hashes = {_int(log["blockNumber"]): log["blockHash"] for log in logs}
-    end_hash = _block_hash(w3, end) if end >= head - network.confirmation_depth - 1 else None
-    if end_hash:
-        hashes[end] = end_hash
+    if end >= head - network.confirmation_depth - 1:
+        if end not in end_hashes:
+            end_hashes[end] = _block_hash(w3, end)
+        if end_hashes[end]:
+            hashes[end] = end_hashes[end]
     events = _decode_batch(network, cursor, logs, head)
     stats.events += len(events)
     with transaction.atomic():
@@ -483,8 +507,10 @@ def _sync_pass(w3, network, stats, to_block, from_block, progress) -> None:
     sizer = RangeSizer(
         settings.CHAIN_SYNC_INITIAL_SPAN, settings.CHAIN_SYNC_MAX_SPAN, settings.CHAIN_SYNC_SPARSE
     )
+    end_hashes: dict[int, str | None] = {}
     for deployment in Deployment.objects.filter(network=network).order_by("contract_name"):
         cursor = _cursor_for(network, deployment)
+        sizer.next_contract()
         if from_block is not None and from_block - 1 < cursor.last_block:
             cursor.last_block = max(from_block, deployment.deploy_block) - 1
             cursor.save(update_fields=["last_block", "updated_at"])  # rows are idempotent
@@ -499,7 +525,7 @@ def _sync_pass(w3, network, stats, to_block, from_block, progress) -> None:
                 sizer.refused(start, end, refused.message)
                 continue
             sizer.served(end - start + 1, len(logs))
-            _write_batch(w3, network, cursor, logs, end, head, stats)
+            _write_batch(w3, network, cursor, logs, end, head, stats, end_hashes)
             if progress is not None:
                 progress(deployment.contract_name, end, head)
             start = end + 1

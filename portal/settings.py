@@ -257,8 +257,9 @@ if CHAIN_OPERATOR_KEY and CHAIN_OPERATOR_KEYSTORE:
 CHAIN_TX_STUCK_AFTER = env_int("CHAIN_TX_STUCK_AFTER", 120, minimum=1)
 CHAIN_TX_MAX_ATTEMPTS = env_int("CHAIN_TX_MAX_ATTEMPTS", 8, minimum=1)
 CHAIN_TX_RECEIPT_WAIT = env_int("CHAIN_TX_RECEIPT_WAIT", 10, minimum=0)
-# Chain sync: eth_getLogs spans (blocks) start here, shrink when the provider refuses and grow
-# up to the maximum while a range returns fewer logs than CHAIN_SYNC_SPARSE.
+# Chain sync: eth_getLogs spans (blocks) start here, shrink when the provider refuses, and are
+# sized from the density of logs seen to hold about CHAIN_SYNC_SPARSE logs (70% of a result cap
+# the provider states), up to the maximum.
 CHAIN_SYNC_INITIAL_SPAN = env_int("CHAIN_SYNC_INITIAL_SPAN", 2000, minimum=1)
 CHAIN_SYNC_MAX_SPAN = env_int("CHAIN_SYNC_MAX_SPAN", 100_000, minimum=1)
 CHAIN_SYNC_SPARSE = env_int("CHAIN_SYNC_SPARSE", 500, minimum=1)
