@@ -393,9 +393,9 @@ def _write_batch(w3, network, cursor, logs, end, head, stats, end_hashes: dict) 
     """Write one range's events, their projections and the cursor in one transaction.
 
     ``end_hashes`` caches, for one pass, the hashes of range ends in the unfinalized window
-    (every contract's last range ends at the head)."""
+    (every contract's last range ends at the head); a hash the logs carry is used first."""
     hashes = {_int(log["blockNumber"]): log["blockHash"] for log in logs}
-    if end >= head - network.confirmation_depth - 1:
+    if end not in hashes and end >= head - network.confirmation_depth - 1:
         if end not in end_hashes:
             end_hashes[end] = _block_hash(w3, end)
         if end_hashes[end]:
