@@ -171,6 +171,32 @@ def test_a_reorg_rolls_back_to_the_fork_and_matches_a_fresh_index(network, marke
     assert snapshot_projections() == fresh_index(network)
 
 
+def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(network, market):
+    a = market.acct
+    sync_network(network=network)
+    price = ChainOffer.objects.get(token_id=LICENSE_NATIVE).price
+    fork_snapshot = market.snapshot()
+    # the branch that will be dropped: a repriced offer, a new one, a model update
+    repriced = market.offer(MODEL, abi.OfferKind.LICENSE, 7 * PRICE, duration=30 * DAY)
+    market.send(market.token.functions.configureOffer(LICENSE_NATIVE, repriced), a.publisher)
+    market.send(market.token.functions.configureOffer(77, repriced), a.publisher)
+    market.send(market.registry.functions.updateModel(MODEL, a.publisher, "ipfs://v2"), a.publisher)
+    sync_network(network=network)
+    assert ChainOffer.objects.get(token_id=LICENSE_NATIVE).price == 7 * PRICE
+    assert ChainModel.objects.get().metadata_uri == "ipfs://v2"
+
+    market.revert(fork_snapshot)
+    for _ in range(4):
+        _buy(market, a.dave)
+    stats = sync_network(network=network)
+
+    assert stats.reorgs
+    assert ChainOffer.objects.get(token_id=LICENSE_NATIVE).price == price  # the earlier config
+    assert not ChainOffer.objects.filter(token_id=77).exists()  # configured on the lost branch
+    assert ChainModel.objects.get().metadata_uri == "ipfs://model"
+    assert snapshot_projections() == fresh_index(network)
+
+
 def test_events_become_final_past_the_confirmation_depth(network, market):
     _buy(market, market.acct.alice)
     sync_network(network=network)
