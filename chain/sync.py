@@ -333,15 +333,23 @@ def rollback(*, network: Network, fork_block: int, old_hash: str = "", new_hash:
 
 
 def _keep_hashes(network: Network, hashes: dict[int, str], head: int) -> None:
+    """Keep the hashes of the unfinalized window's blocks; one kept differently is a reorg.
+    (A record another worker writes meanwhile is left to the next pass's check.)"""
     window_start = head - network.confirmation_depth - 1
-    for number, block_hash in hashes.items():
-        if number < window_start:
-            continue
-        record, created = BlockRecord.objects.get_or_create(
-            network=network, number=number, defaults={"hash": block_hash}
-        )
-        if not created and record.hash != block_hash:
+    wanted = {number: h for number, h in hashes.items() if number >= window_start}
+    if not wanted:
+        return
+    kept = BlockRecord.objects.filter(network=network, number__in=wanted)
+    stored = dict(kept.values_list("number", "hash"))
+    for number, block_hash in stored.items():
+        if wanted[number] != block_hash:
             raise ReorgDetected(number)
+    new = [
+        BlockRecord(network=network, number=number, hash=block_hash)
+        for number, block_hash in wanted.items()
+        if number not in stored
+    ]
+    BlockRecord.objects.bulk_create(new, ignore_conflicts=True)
 
 
 # A test hook: called after each event is written (a failure injected here must lose nothing).
