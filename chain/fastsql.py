@@ -65,9 +65,25 @@ def _max_params() -> int:
     return connection.features.max_query_params or 65_535
 
 
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
 def _column_list(model: type[models.Model], names: Sequence[str]) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(quote(model._meta.get_field(n).column) for n in names)
+    return ", ".join(_column(model, name) for name in names)
+
+
+def _insert_sql(model: type[models.Model], columns: Sequence[str], rows: int = 1) -> str:
+    """``INSERT INTO table (columns) VALUES (%s, ...)``, with ``rows`` groups of values."""
+    values = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return (
+        f"INSERT INTO {_table(model)} ({_column_list(model, columns)}) "  # noqa: S608
+        f"VALUES {', '.join([values] * rows)}"
+    )
 
 
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: list) -> None:
@@ -75,11 +91,8 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: list) -
     _check(model, columns, rows)
     if not rows:
         return
-    marks = ", ".join(["%s"] * len(columns))
-    table = connection.ops.quote_name(model._meta.db_table)
-    sql = f"INSERT INTO {table} ({_column_list(model, columns)}) VALUES ({marks})"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(_insert_sql(model, columns), rows)
 
 
 def upsert_rows(
@@ -99,17 +112,14 @@ def upsert_rows(
     _check(model, columns, rows)
     if not rows:
         return
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-
-    def column(name: str) -> str:
-        return quote(model._meta.get_field(name).column)
-
-    sets = [f"{column(c)} = EXCLUDED.{column(c)}" for c in replace]
-    sets += [f"{column(c)} = {table}.{column(c)} + EXCLUDED.{column(c)}" for c in add]
-    marks = ", ".join(["%s"] * len(columns))
+    table = _table(model)
+    sets = [f"{_column(model, c)} = EXCLUDED.{_column(model, c)}" for c in replace]
+    sets += [
+        f"{_column(model, c)} = {table}.{_column(model, c)} + EXCLUDED.{_column(model, c)}"
+        for c in add
+    ]
     sql = (
-        f"INSERT INTO {table} ({_column_list(model, columns)}) VALUES ({marks})"  # noqa: S608
+        f"{_insert_sql(model, columns)}"
         f" ON CONFLICT ({_column_list(model, unique)}) DO UPDATE SET {', '.join(sets)}"
     )
     with connection.cursor() as cursor:
@@ -121,11 +131,9 @@ def add_to_rows(model: type[models.Model], column: str, key: Sequence[str], rows
     rows were changed (a key not stored changes nothing)."""
     if not rows:
         return 0
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    target = quote(model._meta.get_field(column).column)
-    where = " AND ".join(f"{quote(model._meta.get_field(k).column)} = %s" for k in key)
-    sql = f"UPDATE {table} SET {target} = {target} + %s WHERE {where}"  # noqa: S608
+    target = _column(model, column)
+    where = " AND ".join(f"{_column(model, k)} = %s" for k in key)
+    sql = f"UPDATE {_table(model)} SET {target} = {target} + %s WHERE {where}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
         return cursor.rowcount
@@ -145,21 +153,16 @@ def insert_new(
     _check(model, columns, rows)
     if not rows:
         return []
-    per_row = len(columns)
-    limit = _max_params()
-    chunk = max(1, min(MAX_ROWS_PER_STATEMENT, limit // per_row))
-    table = connection.ops.quote_name(model._meta.db_table)
-    head = f"INSERT INTO {table} ({_column_list(model, columns)}) VALUES "  # noqa: S608
+    chunk = max(1, min(MAX_ROWS_PER_STATEMENT, _max_params() // len(columns)))
     tail = (
         f" ON CONFLICT ({_column_list(model, unique)}) DO NOTHING"
         f" RETURNING {_column_list(model, returning)}"
     )
-    row_marks = "(" + ", ".join(["%s"] * per_row) + ")"
     inserted: list[tuple] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             params = [value for row in part for value in row]
-            cursor.execute(head + ", ".join([row_marks] * len(part)) + tail, params)
+            cursor.execute(_insert_sql(model, columns, len(part)) + tail, params)
             inserted += cursor.fetchall()
     return inserted

@@ -153,14 +153,9 @@ def offer_configured(event) -> None:
     )
 
 
-def _license_fields(kind: str, expires_at: int, terms_hash: str, block_number: int) -> dict:
-    """A license's state after a change of ``kind`` (the latest change decides it)."""
-    return {
-        "expires_at": expires_at,
-        "terms_hash": terms_hash,
-        "revoked": kind == LicenseChangeKind.REVOKE,
-        "block_number": block_number,
-    }
+def _license_state(kind: str, expires_at: int, terms_hash: str, block_number: int) -> tuple:
+    """A license's ``LICENSE_FIELDS`` after a change of ``kind`` (the latest change decides)."""
+    return (expires_at, terms_hash, kind == LicenseChangeKind.REVOKE, block_number)
 
 
 class BatchProjector:
@@ -172,8 +167,8 @@ class BatchProjector:
         self.kinds: dict[tuple[str, Decimal], int] | None = None
         self.rows: dict[type, list[tuple]] = defaultdict(list)  # table -> LEDGER_COLUMNS tuples
         self.holdings: dict[tuple[str, Decimal, str], Decimal] = defaultdict(Decimal)
-        # (token, id, holder) -> (kind, expires_at, terms_hash, block_number) of the latest change
-        self.licenses: dict[tuple[str, Decimal, str], tuple[str, int, str, int]] = {}
+        # (token, id, holder) -> its LICENSE_FIELDS after the latest change
+        self.licenses: dict[tuple[str, Decimal, str], tuple] = {}
 
     # reading state
     def _load_kinds(self) -> dict[tuple[str, Decimal], int]:
@@ -188,7 +183,7 @@ class BatchProjector:
 
     def terms_of(self, key) -> str:
         if key in self.licenses:
-            return self.licenses[key][2]
+            return self.licenses[key][LICENSE_FIELDS.index("terms_hash")]
         address, token_id, holder = key
         current = License.objects.filter(
             network=self.network, token_address=address, token_id=token_id, holder=holder
@@ -256,11 +251,8 @@ class BatchProjector:
                 reason,
             )
         )
-        self.licenses[(event.address, token_id, holder)] = (
-            kind,
-            expires_at,
-            terms_hash,
-            event.block_number,
+        self.licenses[(event.address, token_id, holder)] = _license_state(
+            kind, expires_at, terms_hash, event.block_number
         )
 
     def _bought(self, event, holder: str, kind: str) -> None:
@@ -400,12 +392,7 @@ class BatchProjector:
 
     def _flush_licenses(self) -> None:
         network_id = self.network.pk
-        rows = []
-        for (address, token_id, holder), state in self.licenses.items():
-            fields = _license_fields(*state)
-            rows.append(
-                (network_id, address, token_id, holder, *(fields[f] for f in LICENSE_FIELDS))
-            )
+        rows = [(network_id, *key, *state) for key, state in self.licenses.items()]
         upsert_rows(
             License, LICENSE_COLUMNS, rows, unique=LICENSE_COLUMNS[:4], replace=LICENSE_FIELDS
         )
@@ -492,8 +479,14 @@ def _recompute_license(network, address, token_id, holder) -> None:
         return
     License.objects.update_or_create(
         **key,
-        defaults=_license_fields(
-            latest.kind, latest.expires_at, latest.terms_hash, latest.event.block_number
+        defaults=dict(
+            zip(
+                LICENSE_FIELDS,
+                _license_state(
+                    latest.kind, latest.expires_at, latest.terms_hash, latest.event.block_number
+                ),
+                strict=True,
+            )
         ),
     )
 

@@ -324,3 +324,26 @@ def test_the_chain_sync_command_reports_progress(network, market):
     assert "LicenseToken" in text
     assert "new event(s)" in text
     assert IndexedEvent.objects.count() > 20
+
+
+@pytest.mark.parametrize("command", ["chain_sync", "reconcile"])
+def test_the_network_commands_refuse_an_unknown_network(network, command):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="no active network 'mainnet'"):
+        call_command(command, "--network", "mainnet")
+
+
+def test_the_reconcile_command_reports_each_network(network, market):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    activity(market)
+    sync_network(network=network)
+    out = StringIO()
+
+    call_command("reconcile", "--network", "anvil", stdout=out)
+
+    assert "anvil (31337): checked" in out.getvalue()
+    assert "0 mismatch(es)" in out.getvalue()

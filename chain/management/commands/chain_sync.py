@@ -1,8 +1,8 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from chain.models import Network
+from chain.management.networks import NETWORK_HELP, active_networks
 from chain.sync import sync_network
 
 
@@ -10,18 +10,13 @@ class Command(BaseCommand):
     help = "Index our contracts' events (reorg-safe, resumable) for one network or all of them."
 
     def add_arguments(self, parser):
-        parser.add_argument("--network", help="A network name (default: every active network).")
+        parser.add_argument("--network", help=NETWORK_HELP)
         parser.add_argument(
             "--from-block", type=int, help="Index again from this block (rows are not doubled)."
         )
 
     def handle(self, *args, network=None, from_block=None, **options):
-        networks = Network.objects.filter(is_active=True)
-        if network:
-            networks = networks.filter(name=network)
-            if not networks.exists():
-                raise CommandError(f"no active network {network!r}")
-        for found in networks:
+        for found in active_networks(network):
             stats = sync_network(network=found, from_block=from_block, progress=self._progress)
             if sys.stdout.isatty():
                 self.stdout.write("")

@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from chain.models import Network
+from chain.management.networks import NETWORK_HELP, active_networks
 from licensing.reconcile import reconcile
 
 
@@ -8,15 +8,10 @@ class Command(BaseCommand):
     help = "Compare licenses, holdings and vault balances with the chain; record mismatches."
 
     def add_arguments(self, parser):
-        parser.add_argument("--network", help="A network name (default: every active network).")
+        parser.add_argument("--network", help=NETWORK_HELP)
 
     def handle(self, *args, network=None, **options):
-        networks = Network.objects.filter(is_active=True)
-        if network:
-            networks = networks.filter(name=network)
-            if not networks.exists():
-                raise CommandError(f"no active network {network!r}")
-        for found in networks:
+        for found in active_networks(network):
             report = reconcile(network=found)
             self.stdout.write(
                 f"{found}: checked {report.checked} at block {report.block}, "
