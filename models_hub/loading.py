@@ -17,7 +17,8 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from models_hub.choices import ArtifactFormat
-from models_hub.safety import MalformedArtifact, UntrustedContent, load_joblib, scan_skops
+from models_hub.safety import LoadLimits, MalformedArtifact, UntrustedContent, scan_skops
+from models_hub.unpickler import load_joblib
 
 __all__ = [
     "ArtifactTampered",
@@ -64,10 +65,11 @@ def deserialize(data: bytes, fmt: str) -> LoadedEstimator:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InconsistentVersionWarning)
+        limits = LoadLimits.from_settings()
         if fmt == ArtifactFormat.SKOPS:
-            estimator, types = _load_skops(data)
+            estimator, types = _load_skops(data, limits)
         elif fmt == ArtifactFormat.JOBLIB:
-            estimator = load_joblib(data, max_array_bytes=settings.MODEL_LOAD_MAX_ARRAY_BYTES)
+            estimator = load_joblib(data, limits=limits)
             types = ()
         else:
             raise MalformedArtifact(f"unknown format {fmt!r}")
@@ -76,10 +78,10 @@ def deserialize(data: bytes, fmt: str) -> LoadedEstimator:
     )
 
 
-def _load_skops(data: bytes):
+def _load_skops(data: bytes, limits: LoadLimits):
     import skops.io
 
-    report = scan_skops(data)
+    report = scan_skops(data, limits=limits)
     if report.untrusted:
         raise UntrustedContent(sorted(report.untrusted))
     try:

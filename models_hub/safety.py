@@ -9,6 +9,12 @@ One allow-list serves both formats. A global (``module.name``) is trusted when i
 
 Anything else (``os.system``, ``builtins.eval``, a class of a package we do not know) rejects
 the version and is named in the reason.
+
+Trusting a name is not enough: a trusted class can still be handed absurd sizes or, in a
+pickle, be the *target* of a state change. ``LoadLimits`` and ``check_call_size`` bound what a
+file may make the process allocate (shared by both formats); ``models_hub.unpickler`` keeps
+joblib files from changing shared objects; ``check_skops_archive`` bounds what a skops archive
+may unpack before anything reads it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import importlib
 import inspect
 import io
 import json
-import pickle
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -25,6 +31,7 @@ from functools import lru_cache
 
 ALLOWED_GLOBALS = frozenset(
     {
+        "_codecs.encode",  # protocol 2 spells bytes as encode(text, "latin1"); checked below
         "builtins.bool",
         "builtins.bytearray",
         "builtins.bytes",
@@ -46,6 +53,8 @@ ALLOWED_GLOBALS = frozenset(
         "numpy.ndarray",
         "numpy._core.multiarray._reconstruct",
         "numpy._core.multiarray.scalar",
+        "numpy._core.numeric._frombuffer",
+        "numpy.core.numeric._frombuffer",
         "numpy.core.multiarray._reconstruct",
         "numpy.core.multiarray.scalar",
         "numpy.bool_",
@@ -151,8 +160,140 @@ class UntrustedContent(Exception):
         )
 
 
+class ForbiddenStateChange(UntrustedContent):
+    """The artifact tries to change an object the whole process shares (a class, a function)."""
+
+    def __init__(self, target: str):
+        self.names = [target]
+        Exception.__init__(
+            self,
+            f"the file tries to change {target}; an artifact may set state only on the "
+            "objects it creates",
+        )
+
+
 class MalformedArtifact(Exception):
-    """The file is not a readable artifact of its format."""
+    """The file is not a readable artifact of its format, or asks for more than the limits."""
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """How much one artifact may make the loader allocate and unpack.
+
+    ``max_array_bytes`` bounds any one array or allocation; the bytes a file unpacks to (a
+    compressed joblib stream, a skops archive's members) are bounded by ``max_unpacked_bytes``
+    and, past ``ratio_floor`` bytes, by ``max_ratio`` times the file's own size.
+    """
+
+    max_array_bytes: int
+    max_unpacked_bytes: int
+    max_ratio: int
+    ratio_floor: int = 16 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls) -> LoadLimits:
+        from django.conf import settings
+
+        return cls(
+            max_array_bytes=settings.MODEL_LOAD_MAX_ARRAY_BYTES,
+            max_unpacked_bytes=settings.MODEL_LOAD_MAX_UNPACKED_BYTES,
+            max_ratio=settings.MODEL_LOAD_MAX_COMPRESSION_RATIO,
+        )
+
+    def unpacked_limit(self, packed: int) -> int:
+        """The most a file of ``packed`` bytes may unpack to."""
+        return min(self.max_unpacked_bytes, max(self.ratio_floor, packed * self.max_ratio))
+
+    def unpacked_reason(self, packed: int) -> str:
+        return (
+            f"a {packed}-byte file may unpack to at most {self.unpacked_limit(packed)} bytes: "
+            f"MODEL_LOAD_MAX_COMPRESSION_RATIO = {self.max_ratio} times its size past "
+            f"{self.ratio_floor} bytes, and MODEL_LOAD_MAX_UNPACKED_BYTES = "
+            f"{self.max_unpacked_bytes}"
+        )
+
+    def check_array(self, size: int, what: str = "an array") -> None:
+        if size > self.max_array_bytes:
+            raise MalformedArtifact(
+                f"{what} of {size} bytes is over the load limit "
+                f"(MODEL_LOAD_MAX_ARRAY_BYTES = {self.max_array_bytes})"
+            )
+
+
+# --- sizes -----------------------------------------------------------------------------------
+
+
+def element_count(shape) -> int:
+    """The element count of a numpy shape, in Python integers (no overflow)."""
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in dims):
+        raise MalformedArtifact(f"an array shape is malformed: {shape!r}")
+    return math.prod(dims)
+
+
+def array_nbytes(shape, dtype) -> int:
+    import numpy as np
+
+    try:
+        itemsize = np.dtype(dtype).itemsize
+    except (TypeError, ValueError) as exc:
+        raise MalformedArtifact(f"an array dtype is malformed: {exc}") from None
+    return element_count(shape) * max(itemsize, 1)
+
+
+def _first_int(args, kwargs) -> int:
+    value = args[0] if args else kwargs.get("source", 0)
+    return value if isinstance(value, int) else 0
+
+
+def _tree_bytes(args, kwargs) -> int:
+    if len(args) != 3 or not isinstance(args[2], int) or len(args[1]) != args[2]:
+        raise MalformedArtifact("a decision tree's outputs do not match its classes")
+    return args[2] * 16
+
+
+def _latin1_only(args, kwargs) -> int:
+    if len(args) != 2 or not isinstance(args[0], str) or args[1] not in ("latin1", "latin-1"):
+        raise MalformedArtifact("the file calls _codecs.encode other than as pickle does")
+    return len(args[0])
+
+
+@lru_cache(maxsize=1)
+def _checked_calls() -> dict:
+    """Trusted callables whose arguments from the file are checked: what they may allocate."""
+    import _codecs
+
+    import numpy as np
+    from numpy._core.multiarray import _reconstruct
+    from sklearn.tree._tree import Tree
+
+    return {
+        _codecs.encode: _latin1_only,
+        bytearray: _first_int,
+        bytes: _first_int,
+        np.ndarray: lambda args, kwargs: array_nbytes(
+            args[0] if args else kwargs.get("shape", ()),
+            args[1] if len(args) > 1 else kwargs.get("dtype", float),
+        ),
+        _reconstruct: lambda args, kwargs: array_nbytes(args[1], args[2]),
+        Tree: _tree_bytes,
+    }
+
+
+def check_call_size(func, args: tuple, kwargs: dict, limits: LoadLimits) -> None:
+    """Refuse a call that would allocate more than the limit from a number in the file."""
+    try:
+        sizer = _checked_calls().get(func)
+    except TypeError:  # an unhashable callable is none of ours
+        return
+    if sizer is None:
+        return
+    try:
+        size = sizer(args, kwargs)
+    except (IndexError, KeyError, TypeError) as exc:
+        raise MalformedArtifact(f"a call in the file has malformed arguments: {exc}") from None
+    name = getattr(func, "__qualname__", repr(func))
+    limits.check_array(size, f"a call to {name} asking for memory")
 
 
 @dataclass
@@ -174,127 +315,96 @@ class ScanReport:
 # --- skops ---------------------------------------------------------------------------------
 
 
-def scan_skops(data: bytes) -> ScanReport:
-    """Read every type the skops schema names, without loading anything."""
+def check_skops_archive(archive: zipfile.ZipFile, *, packed: int, limits: LoadLimits) -> None:
+    """Bound what the archive unpacks to, from its directory, before any member is read.
+
+    A member's declared size bounds what reading it yields (zipfile stops there and checks
+    the CRC), so the declared sizes are what reading the archive can cost.
+    """
+    members = archive.infolist()
+    total = 0
+    for member in members:
+        limits.check_array(member.file_size, f"the archive member {member.filename!r}")
+        total += member.file_size
+    if total > limits.unpacked_limit(packed):
+        raise MalformedArtifact(
+            f"the archive unpacks to {total} bytes; {limits.unpacked_reason(packed)}"
+        )
+
+
+def scan_skops(data: bytes, *, limits: LoadLimits) -> ScanReport:
+    """Check the archive's sizes and read every type its schema names, without loading."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            check_skops_archive(archive, packed=len(data), limits=limits)
             schema = json.loads(archive.read("schema.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            report = ScanReport()
+            for node in _schema_nodes(schema):
+                module, name = node.get("__module__"), node.get("__class__")
+                named = isinstance(module, str) and isinstance(name, str)
+                if named and report.record(module, name):
+                    _check_skops_call(node, module, name, archive, limits)
+    except (zipfile.BadZipFile, KeyError, ValueError, RecursionError) as exc:
         raise MalformedArtifact(f"not a skops file: {exc}") from None
-    report = ScanReport()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            module, name = node.get("__module__"), node.get("__class__")
-            if isinstance(module, str) and isinstance(name, str):
-                report.record(module, name)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
     if not report.names:
         raise MalformedArtifact("the skops schema names no object")
     return report
 
 
-# --- joblib (pickles) ------------------------------------------------------------------------
+def _schema_nodes(schema):
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
-class _Inert:
-    """Stands in for an untrusted global during the scan: accepts anything, does nothing."""
-
-    def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __setstate__(self, state):
-        pass
+# skops calls a type with arguments from the file for these loaders (the others create an
+# empty instance and give it state).
+_SKOPS_CALLING_LOADERS = {"ConstructorFromReduceNode", "TreeNode", "ReduceNode"}
 
 
-def _restricted_unpickler_class():
-    from joblib.numpy_pickle import NumpyUnpickler
+class _ArrayHeader:
+    """An array argument of a skops call, known by its .npy header alone."""
 
-    class RestrictedUnpickler(NumpyUnpickler):
-        """joblib's unpickler resolving only allowed globals.
+    def __init__(self, shape):
+        self.shape = shape
 
-        In scan mode an untrusted global is recorded and replaced by ``_Inert`` (so the rest
-        of the file is still read and every untrusted name is reported); in load mode it
-        raises at once. Nested object arrays go through the same ``find_class``.
-        """
-
-        def __init__(self, file_handle, *, report: ScanReport, scan: bool, max_array_bytes: int):
-            super().__init__("", file_handle, ensure_native_byte_order=True)
-            self.report = report
-            self.scan = scan
-            self.max_array_bytes = max_array_bytes
-
-        def find_class(self, module, name):
-            if self.report.record(module, name):
-                return super().find_class(module, name)
-            if self.scan:
-                return _Inert
-            raise pickle.UnpicklingError(f"untrusted global {module}.{name}")
-
-        def load_build(self):
-            from joblib.numpy_pickle import NumpyArrayWrapper
-
-            instance, state = self.stack[-2], self.stack[-1]
-            if isinstance(instance, NumpyArrayWrapper) and isinstance(state, dict):
-                self._check_array_size(state)
-            NumpyUnpickler.load_build(self)
-
-        def _check_array_size(self, state: dict) -> None:
-            import numpy as np
-
-            shape, dtype = state.get("shape"), state.get("dtype")
-            try:
-                count = int(np.prod([int(n) for n in shape], dtype=object))
-                size = count * np.dtype(dtype).itemsize
-            except (TypeError, ValueError) as exc:
-                raise MalformedArtifact(f"an array header is malformed: {exc}") from None
-            if size > self.max_array_bytes:
-                raise MalformedArtifact(f"an array of {size} bytes is over the load limit")
-
-        dispatch = NumpyUnpickler.dispatch.copy()
-        dispatch[pickle.BUILD[0]] = load_build
-
-    return RestrictedUnpickler
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 0
 
 
-def unpickle_joblib(data: bytes, *, scan: bool, max_array_bytes: int):
-    """Read a joblib file with the allow-list; returns (object or None, report)."""
-    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
-
-    report = ScanReport()
-    unpickler_class = _restricted_unpickler_class()
-    raw = io.BytesIO(data)
-    try:
-        with _validate_fileobject_and_memmap(raw, "", None) as (handle, _):
-            if isinstance(handle, str):
-                raise MalformedArtifact("joblib files older than 0.10 are not accepted")
-            obj = unpickler_class(
-                handle, report=report, scan=scan, max_array_bytes=max_array_bytes
-            ).load()
-    except MalformedArtifact:
-        raise
-    except Exception as exc:
-        if report.untrusted:
-            raise UntrustedContent(sorted(report.untrusted)) from None
-        reason = f"not a readable joblib file ({type(exc).__name__}: {exc})"
-        raise MalformedArtifact(reason) from None
-    if report.untrusted:
-        raise UntrustedContent(sorted(report.untrusted))
-    return obj, report
+def _check_skops_call(node: dict, module: str, name: str, archive, limits) -> None:
+    if node.get("__loader__") not in _SKOPS_CALLING_LOADERS:
+        return
+    func = getattr(importlib.import_module(module), name, None)
+    content = (node.get("__reduce__") or {}).get("args") or node.get("content")
+    if not isinstance(content, dict) or not isinstance(content.get("content"), list):
+        return
+    args = tuple(_skops_value(item, archive) for item in content["content"])
+    check_call_size(func, args, {}, limits)
 
 
-def load_joblib(data: bytes, *, max_array_bytes: int):
-    """Scan and load in one pass: no untrusted global is ever resolved, and any found rejects.
+def _skops_value(node, archive):
+    """A call argument's value: JSON scalars as they are, arrays by their header."""
+    if not isinstance(node, dict):
+        return None
+    if node.get("__loader__") == "JsonNode" and node.get("is_json"):
+        return json.loads(node.get("content", "null"))
+    if node.get("__loader__") == "NdArrayNode" and isinstance(node.get("file"), str):
+        import numpy as np
 
-    Every global is checked when the unpickler meets it, before it could be called; an
-    untrusted one is replaced by an inert stand-in so the walk goes on and the reason can name
-    all of them. The object is returned only when the walk found none.
-    """
-    obj, _ = unpickle_joblib(data, scan=True, max_array_bytes=max_array_bytes)
-    return obj
+        readers = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }
+        with archive.open(node["file"]) as handle:
+            reader = readers.get(np.lib.format.read_magic(handle))
+            if reader is None:
+                raise MalformedArtifact(f"the array {node['file']!r} has an unknown header")
+            shape, _, _ = reader(handle)
+        return _ArrayHeader(shape)
+    return None

@@ -284,6 +284,10 @@ MODEL_ARTIFACT_MAX_BYTES = env_int("MODEL_ARTIFACT_MAX_BYTES", 500 * 1024 * 1024
 # Any uploaded file is dropped while it arrives once it passes this (the largest limit).
 FILE_UPLOAD_MAX_BYTES = env_int("FILE_UPLOAD_MAX_BYTES", MODEL_ARTIFACT_MAX_BYTES, minimum=1)
 MODEL_LOAD_MAX_ARRAY_BYTES = env_int("MODEL_LOAD_MAX_ARRAY_BYTES", 4 * 1024**3, minimum=1)
+# What one artifact may unpack to (a compressed joblib stream, a skops archive's members):
+# at most this many bytes, and past 16 MiB at most this ratio times the file's own size.
+MODEL_LOAD_MAX_UNPACKED_BYTES = env_int("MODEL_LOAD_MAX_UNPACKED_BYTES", 4 * 1024**3, minimum=1)
+MODEL_LOAD_MAX_COMPRESSION_RATIO = env_int("MODEL_LOAD_MAX_COMPRESSION_RATIO", 100, minimum=1)
 MODEL_CACHE_MAX_ENTRIES = env_int("MODEL_CACHE_MAX_ENTRIES", 8, minimum=1)
 MODEL_CACHE_MAX_BYTES = env_int("MODEL_CACHE_MAX_BYTES", 2 * 1024**3, minimum=1)
 MODEL_VALIDATION_TIME_LIMIT = env_int("MODEL_VALIDATION_TIME_LIMIT", 600, minimum=10)
