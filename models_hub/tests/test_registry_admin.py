@@ -6,10 +6,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from models_hub import services
-from models_hub.choices import VersionStatus
+from models_hub.choices import Task, VersionStatus
 from models_hub.demo_models import serialize, train
 from models_hub.models import ModelVersion
 from portal.choices import Role
+from portal.services import membership_set
 
 
 def _upload_url():
@@ -32,6 +33,34 @@ def test_manager_uploads_a_version_in_the_admin(client, org_a, make_staff, class
     assert version.format == "skops"
     assert version.size_bytes == len(data)
     assert version.uploaded_by == manager
+
+
+def test_a_manager_elsewhere_cannot_upload_where_they_only_view(
+    client, org_a, org_b, make_staff, classifier
+):
+    # given: a manager of org A who only views org B, and a model of org B
+    theirs = services.model_create(organization=org_b, name="Theirs", task=Task.CLASSIFICATION)
+    user = make_staff(org_a, Role.MANAGER)
+    membership_set(organization=org_b, user=user, role=Role.VIEWER)
+    client.force_login(user)
+    data = serialize(train("breast-cancer")[0], "skops")
+
+    # when: a complete, valid upload names org B's model
+    response = client.post(
+        _upload_url(),
+        {"model": theirs.pk, "version": "1.0.0", "upload": SimpleUploadedFile("m.skops", data)},
+    )
+
+    # then: a form error on the model, and nothing stored
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors.as_data()["model"][0].code == (
+        "invalid_choice"
+    )
+    assert not ModelVersion.objects.filter(model__organization=org_b).exists()
+    page = client.get(_upload_url())
+    offered = page.context["adminform"].form.fields["model"].queryset
+    assert classifier in offered
+    assert theirs not in offered
 
 
 def test_upload_errors_are_form_errors_and_save_nothing(client, org_a, make_staff, classifier):
