@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 
 from models_hub.choices import ArtifactFormat
 from models_hub.safety import LoadLimits, MalformedArtifact, UntrustedContent, scan_skops
+from models_hub.structure import check_structure
 from models_hub.unpickler import load_joblib
 
 __all__ = [
@@ -73,6 +74,7 @@ def deserialize(data: bytes, fmt: str) -> LoadedEstimator:
             types = ()
         else:
             raise MalformedArtifact(f"unknown format {fmt!r}")
+    check_structure(estimator)
     return LoadedEstimator(
         estimator=estimator, sklearn_version=_saved_sklearn_version(caught), types=types
     )

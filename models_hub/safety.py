@@ -48,6 +48,10 @@ ALLOWED_GLOBALS = frozenset(
         "builtins.tuple",
         "collections.OrderedDict",
         "copyreg._reconstructor",
+        # histogram boosting with categories keeps partial(check_array, ...); a loaded
+        # partial must wrap one of PARTIAL_FUNCTIONS (models_hub.structure checks)
+        "functools.partial",
+        "sklearn.utils.validation.check_array",
         "joblib.numpy_pickle.NumpyArrayWrapper",
         "numpy.dtype",
         "numpy.ndarray",
@@ -108,6 +112,37 @@ SKLEARN_HELPERS = frozenset(
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.tree._tree.Tree",
         "sklearn.utils._bunch.Bunch",
+        # nearest neighbours: the search trees and their metrics (PyFuncDistance, which calls
+        # a Python function, is left out); ``newObj`` is their pickle constructor
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neighbors._ball_tree.newObj",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._kd_tree.newObj",
+        "sklearn.metrics._dist_metrics.newObj",
+    }
+    | {
+        f"sklearn.metrics._dist_metrics.{metric}Distance{bits}"
+        for bits in (32, 64)
+        for metric in [
+            "BrayCurtis",
+            "Canberra",
+            "Chebyshev",
+            "Dice",
+            "Euclidean",
+            "Hamming",
+            "Haversine",
+            "Jaccard",
+            "Kulsinski",
+            "Mahalanobis",
+            "Manhattan",
+            "Matching",
+            "Minkowski",
+            "RogersTanimoto",
+            "RussellRao",
+            "SEuclidean",
+            "SokalMichener",
+            "SokalSneath",
+        ]
     }
 )
 
@@ -252,6 +287,12 @@ def _tree_bytes(args, kwargs) -> int:
     return args[2] * 16
 
 
+def _class_only(args, kwargs) -> int:
+    if len(args) != 1 or not isinstance(args[0], type):
+        raise MalformedArtifact("the file calls newObj with something other than a class")
+    return 0
+
+
 def _latin1_only(args, kwargs) -> int:
     if len(args) != 2 or not isinstance(args[0], str) or args[1] not in ("latin1", "latin-1"):
         raise MalformedArtifact("the file calls _codecs.encode other than as pickle does")
@@ -265,10 +306,15 @@ def _checked_calls() -> dict:
 
     import numpy as np
     from numpy._core.multiarray import _reconstruct
+    from sklearn.metrics import _dist_metrics
+    from sklearn.neighbors import _ball_tree, _kd_tree
     from sklearn.tree._tree import Tree
 
     return {
         _codecs.encode: _latin1_only,
+        _ball_tree.newObj: _class_only,
+        _kd_tree.newObj: _class_only,
+        _dist_metrics.newObj: _class_only,
         bytearray: _first_int,
         bytes: _first_int,
         np.ndarray: lambda args, kwargs: array_nbytes(

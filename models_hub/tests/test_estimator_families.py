@@ -3,8 +3,9 @@ predicts exactly what it predicted before it was saved.
 
 joblib with each compression it offers, a plain protocol-2 pickle, and skops stored and
 deflated; linear models, trees and forests, gradient boosting (whose trees sit in an object
-array pickled with protocol 5), histogram boosting, SVMs, kNN, naive Bayes and a pipeline with
-a column transformer.
+array pickled with protocol 5), histogram boosting (categorical splits too), SVMs, kNN (brute
+force, KD and ball trees, a Mahalanobis metric), naive Bayes and a pipeline with a column
+transformer.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _families():
     )
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.naive_bayes import GaussianNB
-    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
     from sklearn.svm import SVC, SVR
@@ -45,6 +46,8 @@ def _families():
 
     Xc, yc = load_breast_cancer(return_X_y=True)
     Xr, yr = load_diabetes(return_X_y=True)
+    X4 = Xc[:, :4]  # few features: neighbours are searched with a KD or ball tree
+    categories = np.column_stack([Xc[:, :3], (Xc[:, 5] * 40).astype(int) % 4])
     frame = pd.DataFrame(Xc[:, :5], columns=[f"f{i}" for i in range(5)])
     frame["grade"] = (Xc[:, 5] * 40).astype(int) % 4
     columns = ColumnTransformer(
@@ -66,7 +69,25 @@ def _families():
         "hist-boosting-reg": (r, HistGradientBoostingRegressor(max_iter=10), Xr, yr),
         "svc": (c, SVC(), Xc, yc),
         "svr": (r, SVR(), Xr, yr),
-        "knn": (c, KNeighborsClassifier(), Xc, yc),
+        "hist-boosting-categorical": (
+            c,
+            HistGradientBoostingClassifier(max_iter=10, categorical_features=[3]),
+            categories,
+            yc,
+        ),
+        "knn-brute": (c, KNeighborsClassifier(), Xc, yc),
+        "knn-kd-tree": (c, KNeighborsClassifier(), X4, yc),
+        "knn-ball-tree-reg": (r, KNeighborsRegressor(algorithm="ball_tree"), Xr[:, :4], yr),
+        "knn-mahalanobis": (
+            c,
+            KNeighborsClassifier(
+                algorithm="ball_tree",
+                metric="mahalanobis",
+                metric_params={"VI": np.linalg.inv(np.cov(X4.T))},
+            ),
+            X4,
+            yc,
+        ),
         "naive-bayes": (c, GaussianNB(), Xc, yc),
         "column-pipeline": (
             c,
