@@ -54,34 +54,18 @@ ATTR = "inverse"
 
 def state_changes(target: bytes, value: bytes) -> dict[str, bytes]:
     """Every state-changing opcode applied to ``target``, with ``value`` as what it writes."""
+    attr_dict = pickle.EMPTY_DICT + text(ATTR) + value + pickle.SETITEM
+    slot_state = pickle.NONE + attr_dict + pickle.TUPLE2 + pickle.BUILD  # setattr() per key
+    through_memo = pickle.BINPUT + b"\x07" + pickle.POP + pickle.BINGET + b"\x07"
     return {
-        "BUILD-dict": target + pickle.EMPTY_DICT + text(ATTR) + value + pickle.SETITEM + b"b",
-        "BUILD-slots": target
-        + pickle.NONE
-        + pickle.EMPTY_DICT
-        + text(ATTR)
-        + value
-        + pickle.SETITEM
-        + pickle.TUPLE2
-        + pickle.BUILD,
+        "BUILD-dict": target + attr_dict + pickle.BUILD,
+        "BUILD-slots": target + slot_state,
         "SETITEM": target + text(ATTR) + value + pickle.SETITEM,
         "SETITEMS": target + pickle.MARK + text(ATTR) + value + pickle.SETITEMS,
         "APPEND": target + value + pickle.APPEND,
         "APPENDS": target + pickle.MARK + value + pickle.APPENDS,
         "ADDITEMS": target + pickle.MARK + value + pickle.ADDITEMS,
-        "BUILD-memo": target
-        + pickle.BINPUT
-        + b"\x07"
-        + pickle.POP
-        + pickle.BINGET
-        + b"\x07"
-        + pickle.NONE
-        + pickle.EMPTY_DICT
-        + text(ATTR)
-        + value
-        + pickle.SETITEM
-        + pickle.TUPLE2
-        + pickle.BUILD,
+        "BUILD-memo": target + through_memo + slot_state,
     }
 
 
