@@ -54,7 +54,6 @@ LICENSE_ID, CREDITS_ID, SHARES_ID = 1, 2, 3
 EVENTS_PER_PURCHASE = 6
 PURCHASE_GAS = 400_000
 NETWORK_NAME = "bench-anvil"
-CHAIN_ID = 31337
 CONFIRMATION_DEPTH = 12
 
 QUICK = {
@@ -347,12 +346,12 @@ def projection_models() -> list:
     ]
 
 
-def register_network(market: dict):
+def register_network(market: dict, chain_id: int):
     from chain import abi
     from chain.models import Deployment, Network
 
     network = Network.objects.create(
-        name=NETWORK_NAME, chain_id=CHAIN_ID, confirmation_depth=CONFIRMATION_DEPTH
+        name=NETWORK_NAME, chain_id=chain_id, confirmation_depth=CONFIRMATION_DEPTH
     )
     for name, address in market["suite"].addresses.items():
         Deployment.objects.create(
@@ -569,7 +568,7 @@ def run(quick: bool) -> list[dict]:
     from chain.devnode import AnvilNode
 
     params = QUICK if quick else FULL
-    node = AnvilNode(chain_id=CHAIN_ID)
+    node = AnvilNode()  # answers its own random chain id, checked before anything is sent
     rpc = _Rpc(node.url)
     try:
         with override_settings(CHAIN_RPC_URLS={NETWORK_NAME: node.url}):
@@ -577,7 +576,7 @@ def run(quick: bool) -> list[dict]:
             market = build_market(w3, rpc, params)
             logs = fetch_logs(w3, market)
             log_count = sum(len(items) for items in logs.values())
-            network = register_network(market)
+            network = register_network(market, node.chain_id)
             backfill = _backfill(w3, network, market, params["runs"])
             if backfill["events"] != log_count:
                 raise RuntimeError(f"{log_count} logs but {backfill['events']} decoded")

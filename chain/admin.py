@@ -143,7 +143,14 @@ class SyncCursorAdmin(ReadOnlyPlatformAdmin):
 
 @admin.register(Reorg)
 class ReorgAdmin(ReadOnlyPlatformAdmin):
-    list_display = ["network", "fork_block", "depth", "events_removed", "detected_at"]
+    list_display = [
+        "network",
+        "fork_block",
+        "changed_block",
+        "depth",
+        "events_removed",
+        "detected_at",
+    ]
     list_filter = ["network"]
 
 

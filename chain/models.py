@@ -213,10 +213,15 @@ class Reorg(models.Model):
     """A reorganization the sync noticed, and what it rolled back."""
 
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="reorgs")
-    fork_block = models.PositiveBigIntegerField(help_text="The first block that changed.")
-    depth = models.PositiveIntegerField()
-    old_hash = models.CharField(max_length=66, blank=True)
-    new_hash = models.CharField(max_length=66, blank=True)
+    fork_block = models.PositiveBigIntegerField(
+        help_text="The first block rolled back (the blocks under it did not change)."
+    )
+    changed_block = models.PositiveBigIntegerField(
+        help_text="The lowest kept block whose hash changed: the fork is at or under it."
+    )
+    depth = models.PositiveIntegerField(help_text="Blocks from the fork block to the highest kept.")
+    old_hash = models.CharField(max_length=66, blank=True, help_text="The changed block's, kept.")
+    new_hash = models.CharField(max_length=66, blank=True, help_text="The changed block's, now.")
     events_removed = models.PositiveIntegerField(default=0)
     detected_at = models.DateTimeField(default=timezone.now, editable=False)
 

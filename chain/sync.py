@@ -9,9 +9,11 @@ Rules (../shared/DESIGN.md, "Chain sync rules"):
   hinted range is used only when it is a real, smaller range starting where we asked) and grow
   while results are sparse;
 - blocks at least ``confirmation_depth`` behind the head are final; hashes of indexed blocks in
-  the window above are kept, and one that no longer matches the node means a reorg: every
-  event from the fork on is deleted, projections are told (``chain.handlers``), the cursors step
-  back, and the next pass indexes the canonical chain.
+  the window above (those with logs, and each range's end) are kept, and one that no longer
+  matches the node means a reorg. The fork can be any block above the highest kept block that
+  still matches (a match proves every block under it; a block without our logs may have been
+  replaced too), so every event from just above that block on is deleted, projections are told
+  (``chain.handlers``), the cursors step back to it, and the pass indexes the canonical chain.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
@@ -288,24 +291,93 @@ def _block_hash(w3: Web3, number: int) -> str | None:
     return block["hash"] if block else None
 
 
-def check_reorg(w3: Web3, network: Network, head: int, stats: SyncStats) -> None:
-    """Compare the kept hashes with the node, from the top; roll back from the fork if any."""
-    records = list(BlockRecord.objects.filter(network=network).order_by("-number"))
-    fork = None
-    old_hash = new_hash = ""
-    for record in records:
-        current = _block_hash(w3, record.number) if record.number <= head else None
+def check_reorg(w3: Web3, network: Network, stats: SyncStats) -> None:
+    """Walk the kept hashes down from the highest to the first the node still has; if any
+    changed, roll back from just above that one (``_unchanged_below`` when none is left).
+
+    Hashes are kept only for blocks with logs and range ends, so the fork can be an unkept block
+    anywhere between the highest unchanged kept block and the lowest changed one: a block whose
+    hash still matches proves every block under it, nothing else does."""
+    changed = unchanged = None
+    for record in BlockRecord.objects.filter(network=network).order_by("-number"):
+        current = _block_hash(w3, record.number)  # None above the node's head
         if current == record.hash:
+            unchanged = record.number
             break
-        fork, old_hash, new_hash = record.number, record.hash, current or ""
-    if fork is not None:
-        rollback(network=network, fork_block=fork, old_hash=old_hash, new_hash=new_hash)
-        stats.reorgs.append(fork)
+        changed = (record.number, record.hash, current or "")
+    if changed is None:
+        return
+    number, old_hash, new_hash = changed
+    if unchanged is None:
+        unchanged = _unchanged_below(w3, network, number)
+    fork = max(unchanged + 1, 0)
+    rollback(
+        network=network,
+        fork_block=fork,
+        changed_block=number,
+        old_hash=old_hash,
+        new_hash=new_hash,
+    )
+    stats.reorgs.append(fork)
+
+
+def _unchanged_below(w3: Web3, network: Network, changed: int) -> int:
+    """A block under ``changed`` (the lowest kept block, whose hash changed) that did not
+    change: the last final one when ``changed`` is above it (a final block never changes, by
+    the confirmation depth's assumption), else, the assumption broken, the highest block of an
+    indexed event whose hash the node still has (or the one before the first deployment)."""
+    final = _last_final_block(network)
+    if changed > final:
+        return final
+    logger.error(
+        "reorg on %s deeper than its confirmation depth: block %s changed, final up to %s",
+        network,
+        changed,
+        final,
+    )
+    found = _highest_unchanged_event_block(w3, network, below=changed)
+    if found is not None:
+        return found
+    first = Deployment.objects.filter(network=network).aggregate(first=Min("deploy_block"))
+    return (first["first"] or 0) - 1
+
+
+def _last_final_block(network: Network) -> int:
+    """The highest block final under the highest head the index was written at."""
+    seen = SyncCursor.objects.filter(network=network).aggregate(seen=Max("head_seen"))["seen"]
+    return (seen or 0) - network.confirmation_depth
+
+
+def _highest_unchanged_event_block(w3: Web3, network: Network, *, below: int) -> int | None:
+    """The highest block under ``below`` holding an indexed event whose block hash the node
+    still has, found by bisection (a block that matches proves every block under it)."""
+    events = IndexedEvent.objects.filter(network=network).order_by("-block_number")
+    found, low, high = None, 0, below - 1
+    while low <= high:
+        middle = (low + high) // 2
+        in_range = events.filter(block_number__gte=low, block_number__lte=middle)
+        row = in_range.values_list("block_number", "block_hash").first()
+        if row is None:  # no event in [low, middle]
+            low = middle + 1
+        elif _block_hash(w3, row[0]) == row[1]:
+            found, low = row[0], middle + 1
+        else:
+            high = row[0] - 1
+    return found
 
 
 @transaction.atomic
-def rollback(*, network: Network, fork_block: int, old_hash: str = "", new_hash: str = "") -> Reorg:
-    """Delete every event and projection from ``fork_block`` on, and step the cursors back."""
+def rollback(
+    *,
+    network: Network,
+    fork_block: int,
+    changed_block: int | None = None,
+    old_hash: str = "",
+    new_hash: str = "",
+) -> Reorg:
+    """Delete every event and projection from ``fork_block`` on, and step the cursors back.
+    ``changed_block`` is the lowest kept block seen changed (``fork_block`` if not given)."""
+    changed_block = fork_block if changed_block is None else changed_block
     removed_qs = IndexedEvent.objects.filter(network=network, block_number__gte=fork_block)
     removed = [
         handlers.Event.from_row(row, network)
@@ -320,11 +392,16 @@ def rollback(*, network: Network, fork_block: int, old_hash: str = "", new_hash:
     )
     depth = (top.number - fork_block + 1) if top else 0
     logger.warning(
-        "reorg on %s from block %s: %s events rolled back", network, fork_block, len(removed)
+        "reorg on %s from block %s (kept hashes changed from %s): %s events rolled back",
+        network,
+        fork_block,
+        changed_block,
+        len(removed),
     )
     return Reorg.objects.create(
         network=network,
         fork_block=fork_block,
+        changed_block=changed_block,
         depth=depth,
         old_hash=old_hash,
         new_hash=new_hash,
@@ -498,7 +575,7 @@ def sync_network(
                 from_block = None
                 break
             except ReorgDetected:
-                check_reorg(w3, network, w3.eth.block_number, stats)
+                check_reorg(w3, network, stats)
     except Exception as exc:  # shown on the cursors in the admin, then raised for the task
         SyncCursor.objects.filter(network=network).update(
             last_error=f"{type(exc).__name__}: {exc}"[:2000]
@@ -511,7 +588,7 @@ def sync_network(
 def _sync_pass(w3, network, stats, to_block, from_block, progress) -> None:
     head = w3.eth.block_number if to_block is None else to_block
     stats.head = head
-    check_reorg(w3, network, head, stats)
+    check_reorg(w3, network, stats)
     sizer = RangeSizer(
         settings.CHAIN_SYNC_INITIAL_SPAN, settings.CHAIN_SYNC_MAX_SPAN, settings.CHAIN_SYNC_SPARSE
     )

@@ -58,6 +58,7 @@ class Env:
     suite: abi.Suite
     usd: Any  # TestToken
     node_url: str
+    chain_id: int
 
     @property
     def registry(self):
@@ -152,7 +153,14 @@ def deployed(chain_node) -> Env:
         split_manager=acct.splits,
     )
     usd = abi.deploy_contract(w3, abi.TEST_TOKEN, "Test USD", "TUSD", 6, sender=acct.admin)
-    env = Env(w3=w3, acct=acct, suite=suite, usd=usd, node_url=chain_node.url)
+    env = Env(
+        w3=w3,
+        acct=acct,
+        suite=suite,
+        usd=usd,
+        node_url=chain_node.url,
+        chain_id=chain_node.chain_id,
+    )
     # Every customer holds test dollars and has approved the license token once.
     for buyer in (acct.alice, acct.bob, acct.carol, acct.dave, acct.outsider):
         env.send(usd.functions.mint(buyer, 10**30), buyer)
@@ -161,8 +169,10 @@ def deployed(chain_node) -> Env:
 
 
 @pytest.fixture
-def chain(deployed) -> Iterator[Env]:
-    """The deployed suite, reverted to its session state after the test."""
+def chain(chain_node, deployed) -> Iterator[Env]:
+    """The deployed suite, reverted to its session state after the test (on our own node:
+    checked before each test, as its port could have been taken over if it died)."""
+    chain_node.check()
     snapshot_id = deployed.snapshot()
     try:
         yield deployed

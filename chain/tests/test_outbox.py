@@ -29,12 +29,13 @@ PUBLISHER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil account #1
 @pytest.fixture(scope="module")
 def node():
     require_service(ANVIL.exists(), "anvil is not installed (npm ci)")
-    with AnvilNode(chain_id=31337) as started:
+    with AnvilNode() as started:
         yield started
 
 
 @pytest.fixture
 def w3(node):
+    node.check()  # still our node: its port was never taken over
     client = web3_for(node.url)
     snapshot = client.provider.make_request("evm_snapshot", [])["result"]
     yield client
@@ -150,14 +151,14 @@ def test_a_revert_when_mined_is_decoded_by_replaying_it(deployed, w3, settings):
     assert two.block_number == one.block_number
 
 
-def test_a_restarted_sender_recovers_its_nonce_from_the_node(deployed, w3):
+def test_a_restarted_sender_recovers_its_nonce_from_the_node(deployed, w3, node):
     # given a transaction sent from the operator key outside the outbox, and lost local state
     outside = Account.from_key(OPERATOR_KEY).sign_transaction(
         {
             "to": PUBLISHER,
             "value": 1,
             "gas": 21_000,
-            "chainId": 31337,
+            "chainId": node.chain_id,
             "nonce": w3.eth.get_transaction_count(OPERATOR),
             "maxFeePerGas": 10**10,
             "maxPriorityFeePerGas": 10**9,
@@ -256,7 +257,7 @@ def test_only_one_sender_runs_per_address(deployed, w3):
     assert row.status == TxStatus.CONFIRMED
 
 
-def test_a_nonce_used_by_another_transaction_fails_the_row(deployed, w3, settings):
+def test_a_nonce_used_by_another_transaction_fails_the_row(deployed, w3, settings, node):
     settings.CHAIN_TX_RECEIPT_WAIT = 0
     w3.provider.make_request("evm_setAutomine", [False])
     row = _register(deployed, "overtaken")
@@ -268,7 +269,7 @@ def test_a_nonce_used_by_another_transaction_fails_the_row(deployed, w3, setting
             "to": PUBLISHER,
             "value": 1,
             "gas": 21_000,
-            "chainId": 31337,
+            "chainId": node.chain_id,
             "nonce": row.nonce,
             "maxFeePerGas": int(row.max_fee_per_gas) * 3,
             "maxPriorityFeePerGas": int(row.max_priority_fee_per_gas) * 3,

@@ -53,6 +53,7 @@ class LogChain:
     first: int  # the first block with a log
     last: int  # the head once the logs are written
     busy_block: int  # the block holding four logs
+    chain_id: int  # the node's own, random
 
 
 def rpc(url: str, method: str, params: list[Any] | None = None, request_id: int = 1) -> Any:
@@ -103,7 +104,8 @@ def log_chain() -> Iterator[LogChain]:
             w3.provider.make_request("evm_mine", [])
         for i in range(12):
             abi.send(token.functions.mint(holders[i % 5], 5000 + i), sender=owner)
-        yield LogChain(node.url, w3, token.address, first, w3.eth.block_number, busy.pop())
+        last = w3.eth.block_number
+        yield LogChain(node.url, w3, token.address, first, last, busy.pop(), node.chain_id)
     finally:
         node.stop()
 
@@ -149,10 +151,10 @@ def test_ordinary_calls_pass_through_verbatim(log_chain, proxy_factory):
         direct, proxied = post_raw(log_chain.url, body), post_raw(proxy.url, body)
         assert proxied.status_code == direct.status_code
         assert proxied.content == direct.content
-    assert rpc(proxy.url, "eth_chainId")["result"] == hex(31337)
+    assert rpc(proxy.url, "eth_chainId")["result"] == hex(log_chain.chain_id)
 
     w3 = Web3(HTTPProvider(proxy.url))
-    assert w3.eth.chain_id == 31337
+    assert w3.eth.chain_id == log_chain.chain_id
     assert w3.eth.block_number == log_chain.last
     assert w3.eth.get_block(log_chain.busy_block)["number"] == log_chain.busy_block
     assert proxy.calls == 4 + 3 + 1 + 3
@@ -411,7 +413,7 @@ def test_fail_next(log_chain, proxy_factory):
         with pytest.raises(requests.HTTPError) as info:
             rpc(proxy.url, "eth_chainId")
         assert info.value.response.status_code == 503
-    assert rpc(proxy.url, "eth_chainId")["result"] == hex(31337)
+    assert rpc(proxy.url, "eth_chainId")["result"] == hex(log_chain.chain_id)
 
     # only eth_getLogs, as web3 sees it: its HTTPProvider retries eth_getLogs on an HTTP error
     # by default (five times), so a lone 503 is absorbed unless retries are switched off
@@ -420,7 +422,7 @@ def test_fail_next(log_chain, proxy_factory):
     assert len(Web3(HTTPProvider(proxy.url)).eth.get_logs(log_filter)) == 4
     proxy.fail_next(1, "eth_getLogs")
     w3 = Web3(HTTPProvider(proxy.url, exception_retry_configuration=None))
-    assert w3.eth.chain_id == 31337
+    assert w3.eth.chain_id == log_chain.chain_id
     with pytest.raises(requests.HTTPError):
         w3.eth.get_logs(log_filter)
     assert len(w3.eth.get_logs(log_filter)) == 4
@@ -432,7 +434,7 @@ def test_fail_next(log_chain, proxy_factory):
         {"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber", "params": []},
     ]
     answers = post_raw(proxy.url, json.dumps(batch).encode()).json()
-    assert answers[0]["result"] == hex(31337)
+    assert answers[0]["result"] == hex(log_chain.chain_id)
     assert answers[1]["error"]["code"] == INTERNAL_ERROR
     assert rpc(proxy.url, "eth_blockNumber")["result"] == hex(log_chain.last)
 
@@ -479,7 +481,7 @@ def test_concurrent_clients(log_chain, proxy_factory):
 def test_lifecycle(log_chain):
     with LimitingRpcProxy(log_chain.url, max_block_range=None, max_results=None) as proxy:
         assert proxy.url == f"http://127.0.0.1:{proxy.port}"
-        assert rpc(proxy.url, "eth_chainId")["result"] == hex(31337)
+        assert rpc(proxy.url, "eth_chainId")["result"] == hex(log_chain.chain_id)
         assert requests.get(proxy.url, timeout=5).status_code == 405
     proxy.stop()  # idempotent
     with pytest.raises(requests.ConnectionError):

@@ -13,7 +13,7 @@ from chain.tests.conftest import chain, chain_node, deployed, market  # noqa: F4
 def network(db, market, settings):  # noqa: F811 - market is the fixture imported above
     """The market's node as the 'anvil' network, with its three contracts recorded."""
     settings.CHAIN_RPC_URLS = {"anvil": market.node_url}
-    network = Network.objects.create(name="anvil", chain_id=31337, confirmation_depth=3)
+    network = Network.objects.create(name="anvil", chain_id=market.chain_id, confirmation_depth=3)
     for name, address in market.suite.addresses.items():
         Deployment.objects.create(
             network=network,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as search_settings
+from hypothesis import strategies as st
 from web3 import Web3
 
 from chain import abi, sync
@@ -14,9 +17,11 @@ from licensing.models import (
     ChainOffer,
     CreditEntry,
     Holding,
+    HoldingChange,
     License,
     LicenseChange,
     Payment,
+    PublishedVersion,
     VaultEntry,
 )
 
@@ -52,10 +57,23 @@ def snapshot_projections() -> dict:
         return sorted(tuple(str(v) for v in row) for row in model.objects.values_list(*fields))
 
     return {
-        "offers": rows(ChainOffer, "token_id", "kind", "price", "duration", "active", "terms_hash"),
+        "offers": rows(
+            ChainOffer,
+            "token_id",
+            "kind",
+            "price",
+            "duration",
+            "active",
+            "terms_hash",
+            "block_number",
+        ),
         "models": rows(ChainModel, "model_id", "publisher", "metadata_uri"),
+        "versions": rows(PublishedVersion, "model_id", "version", "artifact_sha256", "label"),
         "holdings": rows(Holding, "token_id", "holder", "balance"),
-        "licenses": rows(License, "token_id", "holder", "expires_at", "revoked", "terms_hash"),
+        "holding_changes": rows(HoldingChange, "token_id", "holder", "delta"),
+        "licenses": rows(
+            License, "token_id", "holder", "expires_at", "revoked", "terms_hash", "block_number"
+        ),
         "changes": rows(LicenseChange, "token_id", "holder", "kind", "expires_at"),
         "credits": rows(CreditEntry, "token_id", "holder", "delta", "receipt_root"),
         "payments": rows(Payment, "model_id", "amount", "fee", "to_payees", "to_holders"),
@@ -197,6 +215,179 @@ def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(netw
     assert snapshot_projections() == fresh_index(network)
 
 
+def _mine(env, blocks: int) -> None:
+    for _ in range(blocks):
+        env.w3.provider.make_request("evm_mine", [])
+
+
+def _reorg(env, depth: int, purchases) -> None:
+    """``anvil_reorg``: the node drops its last ``depth`` blocks and mines as many new ones,
+    holding a purchase of the timed license by each (buyer, block offset from the fork)."""
+    data = env.token.encode_abi("purchase", args=[LICENSE_NATIVE, 1, PRICE])
+    tx = {"to": env.token.address, "data": data, "value": hex(PRICE), "gas": hex(400_000)}
+    txs = [[{**tx, "from": buyer}, offset] for buyer, offset in purchases]
+    answer = env.w3.provider.make_request("anvil_reorg", [depth, txs])
+    assert "error" not in answer, answer
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_a_reorg_forking_at_a_block_without_our_logs_indexes_the_new_branch(network, market, depth):
+    # given an index to head H, then `depth` blocks of which only the last holds our logs
+    network.confirmation_depth = 6  # every depth here is inside the unfinalized window
+    network.save()
+    a = market.acct
+    activity(market)
+    sync_network(network=network)
+    fork_block = market.w3.eth.block_number + 1
+    _mine(market, depth - 1)
+    if depth > 1:
+        _buy(market, a.outsider)
+    else:
+        _mine(market, 1)
+    sync_network(network=network)  # keeps the hashes of H and H + depth only
+
+    # when the node switches to a branch forking at H + 1, where dave buys in the fork block
+    # and carol in the next one
+    _reorg(market, depth, [(a.dave, 0), (a.carol, min(1, depth - 1))])
+    stats = sync_network(network=network)
+
+    # then the rollback starts at the fork, and the new branch is indexed from there
+    assert stats.reorgs == [fork_block]
+    reorg = Reorg.objects.get()
+    assert (reorg.fork_block, reorg.changed_block) == (fork_block, fork_block + depth - 1)
+    assert not License.objects.filter(holder=a.outsider).exists()
+    for buyer in (a.dave, a.carol):
+        on_chain = market.token.functions.expiresAt(LICENSE_NATIVE, buyer).call()
+        assert License.objects.get(token_id=LICENSE_NATIVE, holder=buyer).expires_at == on_chain
+    assert snapshot_projections() == fresh_index(network)
+
+
+def test_a_reorg_below_every_kept_hash_rolls_back_to_the_finality_boundary(network, market):
+    # given an index whose only kept hash is its head's (ten blocks without logs, one range)
+    a = market.acct
+    activity(market)
+    sync_network(network=network)
+    _mine(market, 10)
+    sync_network(network=network)
+    head = market.w3.eth.block_number
+    assert list(BlockRecord.objects.values_list("number", flat=True)) == [head]
+
+    # when the last two blocks are replaced, dave buying in the first (never kept)
+    _reorg(market, 2, [(a.dave, 0)])
+    stats = sync_network(network=network)
+
+    # then everything above the last final block is indexed again
+    first_unfinal = head - network.confirmation_depth + 1
+    assert stats.reorgs == [first_unfinal]
+    assert Reorg.objects.get().changed_block == head
+    assert License.objects.filter(token_id=LICENSE_NATIVE, holder=a.dave).exists()
+    assert snapshot_projections() == fresh_index(network)
+
+
+def test_a_reorg_deeper_than_the_confirmation_depth_rolls_back_to_a_matching_event(network, market):
+    # given the activity indexed (our logs in each of its blocks), the lowest kept hash being
+    # four blocks under the head
+    a = market.acct
+    activity(market)
+    sync_network(network=network)
+    head = market.w3.eth.block_number
+    depth = 7  # past the confirmation depth (3) and past every kept hash
+    assert min(BlockRecord.objects.values_list("number", flat=True)) > head - depth + 1
+
+    # when the last seven blocks are replaced, final events included
+    _reorg(market, depth, [(a.dave, 0), (a.dave, 2)])
+    stats = sync_network(network=network)
+
+    # then the rollback starts just above the highest event whose block is still there
+    assert stats.reorgs == [head - depth + 1]
+    assert snapshot_projections() == fresh_index(network)
+
+
+@st.composite
+def reorg_scenarios(draw) -> dict:
+    """An old branch (blocks with or without a purchase, synced now and then) and a reorg of
+    any depth, down into the blocks under it, onto a branch with purchases anywhere."""
+    old = draw(st.lists(st.booleans(), min_size=1, max_size=6))
+    depth = draw(st.integers(1, len(old) + 3))
+    return {
+        "confirmation_depth": draw(st.sampled_from([2, 3, 6])),
+        "span": draw(st.sampled_from([1, 2, 2000])),
+        "old": old,
+        "synced_after": draw(st.sets(st.integers(0, len(old) - 1))),
+        "depth": depth,
+        "new": draw(
+            st.lists(
+                st.tuples(st.sampled_from(["dave", "carol"]), st.integers(0, depth - 1)),
+                max_size=3,
+            )
+        ),
+        "mined_after": draw(st.integers(0, 2)),
+    }
+
+
+@search_settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=reorg_scenarios())
+@example(  # the fork two blocks under the kept head, in blocks that never held our logs
+    scenario={
+        "confirmation_depth": 2,
+        "span": 1,
+        "old": [False],
+        "synced_after": set(),
+        "depth": 3,
+        "new": [("dave", 0)],
+        "mined_after": 0,
+    }
+)
+def test_any_reorg_ends_as_a_fresh_index_would(network, market, settings, scenario):
+    a = market.acct
+    base = market.snapshot()
+    try:
+        settings.CHAIN_SYNC_INITIAL_SPAN = scenario["span"]
+        network.confirmation_depth = scenario["confirmation_depth"]
+        network.save()
+        _buy(market, a.alice)
+        _mine(market, 3)  # blocks without logs under the old branch
+        sync_network(network=network)
+        for number, bought in enumerate(scenario["old"]):
+            if bought:
+                _buy(market, a.outsider)
+            else:
+                _mine(market, 1)
+            if number in scenario["synced_after"]:
+                sync_network(network=network)
+        sync_network(network=network)
+
+        new = [(getattr(a, name), offset) for name, offset in scenario["new"]]
+        _reorg(market, scenario["depth"], new)
+        _mine(market, scenario["mined_after"])
+        for buyer, _offset in new:  # the new branch's purchases did land
+            assert market.token.functions.expiresAt(LICENSE_NATIVE, buyer).call() > 0
+        sync_network(network=network)
+
+        assert snapshot_projections() == fresh_index(network)
+    finally:
+        market.revert(base)
+        for model in (IndexedEvent, ChainOffer, Holding, License, SyncCursor, BlockRecord, Reorg):
+            model.objects.all().delete()
+
+
+def test_a_sync_to_an_earlier_block_rolls_nothing_back(network, market):
+    activity(market)
+    sync_network(network=network)
+    indexed = snapshot_projections()
+
+    stats = sync_network(network=network, to_block=5)  # under every kept hash
+
+    assert stats.reorgs == []
+    assert not Reorg.objects.exists()
+    assert snapshot_projections() == indexed
+
+
 def test_events_become_final_past_the_confirmation_depth(network, market):
     _buy(market, market.acct.alice)
     sync_network(network=network)
@@ -225,13 +416,15 @@ def test_two_networks_index_apart(network, market, settings):
     from chain.devnode import AnvilNode
     from chain.models import Deployment, Network
 
-    with AnvilNode(chain_id=31338) as other:
+    with AnvilNode() as other:
         w3 = Web3(Web3.HTTPProvider(other.url))
         admin = w3.eth.accounts[0]
         suite = abi.deploy_suite(w3, admin=admin, platform=admin, publisher=admin, registrar=admin)
         abi.send(suite.registry.functions.registerModel(MODEL, admin, "ipfs://other"), sender=admin)
         settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, "anvil-2": other.url}
-        second = Network.objects.create(name="anvil-2", chain_id=31338, confirmation_depth=1)
+        second = Network.objects.create(
+            name="anvil-2", chain_id=other.chain_id, confirmation_depth=1
+        )
         for name, address in suite.addresses.items():
             Deployment.objects.create(
                 network=second, contract_name=name, address=address, deploy_block=0, code_hash="0x"
@@ -244,7 +437,7 @@ def test_two_networks_index_apart(network, market, settings):
     assert ChainModel.objects.filter(network=second).get().metadata_uri == "ipfs://other"
     assert ChainModel.objects.filter(network=network).get().metadata_uri == "ipfs://model"
     assert not License.objects.filter(network=second).exists()
-    assert IndexedEvent.objects.filter(chain_id=31338).count() > 0
+    assert IndexedEvent.objects.filter(chain_id=second.chain_id).count() > 0
 
 
 def test_reconciliation_agrees_with_the_chain_and_flags_a_tampered_projection(network, market):
@@ -345,5 +538,5 @@ def test_the_reconcile_command_reports_each_network(network, market):
 
     call_command("reconcile", "--network", "anvil", stdout=out)
 
-    assert "anvil (31337): checked" in out.getvalue()
+    assert f"anvil ({network.chain_id}): checked" in out.getvalue()
     assert "0 mismatch(es)" in out.getvalue()
