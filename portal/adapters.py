@@ -1,4 +1,20 @@
+from dataclasses import dataclass
+
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class PortalSite:
+    """What e-mails call the site: the portal's name and SITE_URL (not the Sites framework's
+    example.com)."""
+
+    name: str
+    domain: str
+
+
+def portal_site() -> PortalSite:
+    return PortalSite(name=settings.PORTAL_NAME, domain=settings.SITE_URL)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -6,3 +22,6 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        super().send_mail(template_prefix, email, {**context, "current_site": portal_site()})

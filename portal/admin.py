@@ -1,34 +1,55 @@
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.urls import reverse
 from django.utils.html import format_html
 
 from portal import services
 from portal.choices import Role
-from portal.forms import ApiKeyCreateForm, MembershipChangeForm, MembershipInviteForm
+from portal.forms import (
+    ApiKeyCreateForm,
+    MembershipChangeForm,
+    MembershipInviteForm,
+    OrganizationForm,
+)
 from portal.models import ApiKey, Membership, Organization
+from portal.service_admin import ServiceAdmin
 from portal.tenancy import TenantAdminMixin, TenantInlineMixin
-
-admin.site.site_header = "Model Licensing Portal"
-admin.site.site_title = "Model Licensing Portal admin"
-admin.site.index_title = "Your organizations"
 
 
 class MembershipInline(TenantInlineMixin, admin.TabularInline):
+    """The members on their organization's page; roles change on each membership's page."""
+
     model = Membership
     extra = 0
-    fields = ["user", "role", "created_at"]
-    readonly_fields = ["user", "created_at"]
+    can_delete = False
+    fields = ["member", "role", "created_at"]
+    readonly_fields = fields
     tenant_write_role = Role.OWNER
+
+    @admin.display(description="Member")
+    def member(self, obj):
+        # the membership's page (every member may open it), not the user's (superusers only)
+        url = reverse("admin:portal_membership_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.user.email or obj.user.get_username())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
 
     def has_add_permission(self, request, obj=None):
         return False  # members are invited from the membership page, by e-mail
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Organization)
-class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
+class OrganizationAdmin(TenantAdminMixin, ServiceAdmin):
     tenant_field = "pk"
     tenant_write_role = Role.OWNER
+    form = OrganizationForm
     list_display = ["name", "slug", "status", "treasury_address", "member_count", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
@@ -56,14 +77,26 @@ class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
             return ["created_at"]
         return ["slug", "status", "created_at"]
 
-    def save_model(self, request, obj, form, change):
-        if obj.treasury_address:
-            obj.treasury_address = services.normalize_eth_address(obj.treasury_address)
-        super().save_model(request, obj, form, change)
+    def save_with_service(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            return services.organization_create(
+                name=data["name"],
+                slug=data.get("slug", ""),
+                treasury_address=data.get("treasury_address", ""),
+                status=data["status"],
+            )
+        return services.organization_update(
+            organization=obj,
+            name=data["name"],
+            treasury_address=data.get("treasury_address", ""),
+            slug=data.get("slug"),  # None (unchanged) where the form does not show it
+            status=data.get("status"),
+        )
 
 
 @admin.register(Membership)
-class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(TenantAdminMixin, ServiceAdmin):
     tenant_write_role = Role.OWNER
     list_display = ["user_email", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
@@ -90,21 +123,31 @@ class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
             return False  # an organization keeps at least one owner
         return super().has_delete_permission(request, obj)
 
-    def save_model(self, request, obj, form, change):
+    def save_with_service(self, request, obj, form, change):
+        data = form.cleaned_data
         if change:
-            services.membership_set(organization=obj.organization, user=obj.user, role=obj.role)
-            return
-        membership = services.membership_invite(
-            organization=form.cleaned_data["organization"],
-            email=form.cleaned_data["email"],
-            role=form.cleaned_data["role"],
+            return services.membership_set(
+                organization=obj.organization, user=obj.user, role=data["role"]
+            )
+        return services.membership_invite(
+            organization=data["organization"],
+            email=data["email"],
+            role=data["role"],
+            invited_by=request.user,
         )
-        obj.pk = membership.pk
-        obj.user = membership.user
+
+    def delete_with_service(self, request, obj):
+        services.membership_remove(membership=obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request, f"Invited {obj.user.email}: an e-mail with their sign-in link is on its way."
+        )
+        return super().response_add(request, obj, post_url_continue)
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
+class ApiKeyAdmin(TenantAdminMixin, ServiceAdmin):
     list_display = [
         "name", "prefix_shown", "organization", "owner", "scope_list", "state",
         "expires_at", "last_used_at", "created_at",
@@ -115,7 +158,7 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["organization"]
     actions = ["revoke_keys"]
     readonly_fields = [
-        "organization", "owner", "name", "prefix", "scopes", "expires_at",
+        "organization", "owner_email", "name", "prefix", "scopes", "expires_at",
         "last_used_at", "revoked_at", "created_at",
     ]  # fmt: skip
 
@@ -126,6 +169,10 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
     @admin.display(description="Scopes")
     def scope_list(self, obj):
         return ", ".join(obj.scopes)
+
+    @admin.display(description="Owner")
+    def owner_email(self, obj):
+        return obj.owner.email  # text: the user's own page is for superusers only
 
     @admin.display(description="State")
     def state(self, obj):
@@ -151,35 +198,36 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False if obj is not None else super().has_change_permission(request, obj)
 
-    def save_model(self, request, obj, form, change):
+    def save_with_service(self, request, obj, form, change):
+        data = form.cleaned_data
         issued = services.api_key_create(
-            organization=form.cleaned_data["organization"],
+            organization=data["organization"],
             owner=request.user,
-            name=form.cleaned_data["name"],
-            scopes=form.cleaned_data["scopes"],
-            expires_at=form.cleaned_data.get("expires_at"),
+            name=data["name"],
+            scopes=data["scopes"],
+            expires_at=data.get("expires_at"),
         )
-        obj.pk = issued.api_key.pk
+        issued.api_key.raw_key_once = issued.raw_key  # shown by response_add, never stored
+        return issued.api_key
+
+    def response_add(self, request, obj, post_url_continue=None):
         messages.warning(
             request,
             format_html(
-                "Copy this key now; it is shown only once: <code>{}</code>", issued.raw_key
+                "Copy this key now; it is shown only once: <code>{}</code>", obj.raw_key_once
             ),
         )
-
-    def log_addition(self, request, obj, message):
-        obj.refresh_from_db()
-        return super().log_addition(request, obj, message)
+        return super().response_add(request, obj, post_url_continue)
 
     @admin.action(description="Revoke selected keys", permissions=["revoke"])
     def revoke_keys(self, request, queryset):
-        revoked = 0
-        for api_key in queryset:  # the tenant mixin narrows it to writable rows
-            try:
-                revoked += services.api_key_revoke(api_key=api_key)
-            except ValidationError as exc:
-                self.message_user(request, f"{api_key}: {exc}", messages.ERROR)
-        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+        self.act_with_service(
+            request,
+            queryset,  # the tenant mixin narrows it to writable rows
+            lambda api_key: services.api_key_revoke(api_key=api_key),
+            done="Revoked {count} key(s).",
+            unchanged="{count} key(s) were revoked already.",
+        )
 
     def has_revoke_permission(self, request):
         return super().has_change_permission(request)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class PortalConfig(AppConfig):
@@ -7,3 +8,10 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from portal import checks  # noqa: F401 - registers deploy checks
+
+
+class PortalAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin, with ``admin.site`` an instance of the portal's own site."""
+
+    default = False  # named in INSTALLED_APPS; "portal" itself is PortalConfig
+    default_site = "portal.admin_site.PortalAdminSite"

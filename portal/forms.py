@@ -1,48 +1,64 @@
+"""Admin forms of organizations, members and API keys: they parse input; the services in
+``portal.services`` check the rules and write (see ``portal.service_admin``)."""
+
 from django import forms
-from django.utils import timezone
+from django.contrib.admin.widgets import AdminTextInputWidget
+from django.utils.html import format_html
 
-from portal.choices import ApiScope, Role
-from portal.models import ApiKey, Membership
-from portal.services import is_last_owner
+from portal.choices import ApiScope
+from portal.models import ApiKey, Membership, Organization
+from portal.service_admin import ServiceModelForm
 
 
-class MembershipInviteForm(forms.ModelForm):
+class OrganizationForm(ServiceModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name", "slug", "treasury_address", "status"]
+        widgets = {
+            "treasury_address": AdminTextInputWidget(
+                attrs={
+                    "class": "vTextField eth-address",
+                    "spellcheck": "false",
+                    "autocomplete": "off",
+                    "placeholder": "0x…",
+                }
+            )
+        }
+
+
+class MembershipInviteForm(ServiceModelForm):
     """Add a colleague by e-mail (the admin's add form for memberships)."""
 
-    email = forms.EmailField(help_text="An account is created when none has this address.")
+    email = forms.EmailField(
+        help_text="They get an e-mail with a link to set their password (a new account is "
+        "made when none has this address)."
+    )
+    service_error_fields = {"username": "email", "user": "email"}
 
     class Meta:
         model = Membership
         fields = ["organization", "email", "role"]
 
 
-class MembershipChangeForm(forms.ModelForm):
+class MembershipChangeForm(ServiceModelForm):
     class Meta:
         model = Membership
         fields = ["role"]
 
-    def clean_role(self):
-        role = self.cleaned_data["role"]
-        stored = Membership.objects.get(pk=self.instance.pk)
-        if role != Role.OWNER and is_last_owner(membership=stored):
-            raise forms.ValidationError("An organization keeps at least one owner.")
-        return role
+
+def scope_choices() -> list[tuple[str, str]]:
+    """Each scope shown with its code, as API clients and the docs name it."""
+    return [
+        (value, format_html('<code class="scope-code">{}</code> {}', value, label))
+        for value, label in ApiScope.choices
+    ]
 
 
-class ApiKeyCreateForm(forms.ModelForm):
+class ApiKeyCreateForm(ServiceModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple
+        choices=scope_choices, widget=forms.CheckboxSelectMultiple, required=False
     )
 
     class Meta:
         model = ApiKey
         fields = ["organization", "name", "scopes", "expires_at"]
-
-    def clean_expires_at(self):
-        expires_at = self.cleaned_data.get("expires_at")
-        if expires_at is not None and expires_at <= timezone.now():
-            raise forms.ValidationError("The expiry must be in the future.")
-        return expires_at
-
-
-ROLE_CHOICES = Role.choices

@@ -7,35 +7,87 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account.forms import default_token_generator as password_reset_token_generator
+from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
 from portal.choices import ApiScope, OrganizationStatus, Role
 from portal.models import ApiKey, Membership, Organization
-from portal.validators import normalize_eth_address
+from portal.validators import normalize_eth_address, validate_eth_address
 
 API_KEY_PREFIX = "mlp"
 
 
 @transaction.atomic
 def organization_create(
-    *, name: str, slug: str = "", treasury_address: str = "", owner=None
+    *,
+    name: str,
+    slug: str = "",
+    treasury_address: str = "",
+    status: OrganizationStatus | str = OrganizationStatus.ACTIVE,
+    owner=None,
 ) -> Organization:
     organization = Organization(
         name=name.strip(),
         slug=slug or slugify(name)[:60],
-        treasury_address=normalize_eth_address(treasury_address),
-        status=OrganizationStatus.ACTIVE,
+        treasury_address=_clean_treasury(treasury_address),
+        status=status,
     )
+    _check_name_free(organization)
     organization.full_clean()
     organization.save()
     if owner is not None:
         membership_set(organization=organization, user=owner, role=Role.OWNER)
     return organization
+
+
+@transaction.atomic
+def organization_update(
+    *,
+    organization: Organization,
+    name: str,
+    treasury_address: str,
+    slug: str | None = None,
+    status: OrganizationStatus | str | None = None,
+) -> Organization:
+    """Change an organization; ``slug`` and ``status`` (the platform's to set) when given."""
+    organization.name = name.strip()
+    organization.treasury_address = _clean_treasury(treasury_address)
+    if slug is not None:
+        organization.slug = slug
+    if status is not None:
+        organization.status = status
+    _check_name_free(organization)
+    organization.full_clean()
+    organization.save()
+    return organization
+
+
+def _clean_treasury(address: str) -> str:
+    """A valid EVM address in its EIP-55 form, or "" for none."""
+    address = address.strip()
+    if not address:
+        return ""
+    try:
+        validate_eth_address(address)
+    except ValidationError as exc:
+        raise ValidationError({"treasury_address": exc.error_list}) from None
+    return normalize_eth_address(address)
+
+
+def _check_name_free(organization: Organization) -> None:
+    """Names are unique regardless of case (a constraint too); say so on the name."""
+    taken = Organization.objects.filter(name__iexact=organization.name.strip())
+    if taken.exclude(pk=organization.pk).exists():
+        message = f"An organization named {organization.name!r} exists already."
+        raise ValidationError({"name": ValidationError(message, code="name_taken")})
 
 
 def is_last_owner(*, membership: Membership) -> bool:
@@ -64,17 +116,76 @@ def membership_set(*, organization: Organization, user, role: Role | str) -> Mem
 
 
 @transaction.atomic
-def membership_invite(*, organization: Organization, email: str, role: Role | str) -> Membership:
-    """Add a colleague by e-mail; a new account gets no password until they reset it."""
+def membership_remove(*, membership: Membership) -> None:
+    """Take a member out of an organization; its last owner stays."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if is_last_owner(membership=membership):
+        raise ValidationError("An organization keeps at least one owner.")
+    membership.delete()
+
+
+@transaction.atomic
+def membership_invite(
+    *, organization: Organization, email: str, role: Role | str, invited_by=None
+) -> Membership:
+    """Add a colleague by e-mail and send them an invitation (after the transaction commits).
+
+    A new account gets no password: the invitation carries a link to set one. Someone who is
+    a member already is refused (their role is changed on their membership instead).
+    """
     user_model = get_user_model()
     email = user_model.objects.normalize_email(email.strip())
     user = user_model.objects.filter(email__iexact=email).first()
-    if user is None:
+    if user is not None:
+        existing = Membership.objects.filter(organization=organization, user=user).first()
+        if existing is not None:
+            role_now = existing.get_role_display().lower()
+            message = (
+                f"{user.email} is a member of {organization} already ({role_now}); "
+                "change their role on their membership instead."
+            )
+            raise ValidationError({"email": ValidationError(message, code="already_member")})
+    else:
         user = user_model(username=email[:150], email=email, is_staff=True)
         user.set_unusable_password()
         user.full_clean()
         user.save()
-    return membership_set(organization=organization, user=user, role=role)
+    membership = membership_set(organization=organization, user=user, role=role)
+    invited_by_id = invited_by.pk if invited_by is not None else None
+    transaction.on_commit(lambda: _send_invitation(membership.pk, invited_by_id))
+    return membership
+
+
+def _send_invitation(membership_id: int, invited_by_id: int | None) -> None:
+    from portal.tasks import membership_invitation_send_task  # the task module imports this one
+
+    membership_invitation_send_task.delay(membership_id, invited_by_id)
+
+
+def invitation_send(*, membership: Membership, invited_by=None) -> None:
+    """E-mail a new member: a link to set their password (new accounts) or to sign in."""
+    user = membership.user
+    context = {
+        "organization": membership.organization,
+        "role": membership.get_role_display(),
+        "invited_by": invited_by.email if invited_by is not None else "",
+        "sign_in_url": _site_url(reverse("account_login")),
+        "set_password_url": "" if user.has_usable_password() else _set_password_url(user),
+        "link_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+    }
+    get_account_adapter().send_mail("account/email/staff_invitation", user.email, context)
+
+
+def _site_url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _set_password_url(user) -> str:
+    """allauth's password-reset link (its token machinery): the same page sets a first one."""
+    key = password_reset_token_generator.make_token(user)
+    uidb36 = user_pk_to_url_str(user)
+    path = reverse("account_reset_password_from_key", kwargs={"uidb36": uidb36, "key": key})
+    return _site_url(path)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ The mixin then scopes:
 
 Superusers see and change everything. Admins must not use ``raw_id_fields`` (its widget looks
 rows up without scoping) or ``list_editable`` (the changelist saves every listed row, the
-read-only ones included); system checks enforce that.
+read-only ones included), and must write through services (``portal.service_admin.ServiceAdmin``);
+system checks enforce that.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from django.http import Http404
 from portal.choices import Role
 from portal.models import Organization
 from portal.selectors import organization_ids_for
+from portal.service_admin import ServiceAdmin
 
 _ROLE_ORDER = Role.at_least(Role.VIEWER)  # weakest first
 
@@ -248,6 +250,14 @@ class TenantAdminMixin(_TenantScoping):
                     "listed row, the rows of organizations the user only views included).",
                     obj=self.__class__,
                     id="portal.E002",
+                )
+            )
+        if not isinstance(self, ServiceAdmin):
+            errors.append(
+                checks.Error(
+                    "Tenant admins write through the app's services: subclass ServiceAdmin.",
+                    obj=self.__class__,
+                    id="portal.E003",
                 )
             )
         return errors
