@@ -26,13 +26,12 @@ class PlatformAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.is_superuser
 
 
-def _queue_sync(network_ids) -> int:
-    from chain.tasks import chain_sync_task
-
-    ids = sorted(set(network_ids))
-    for network_id in ids:
-        chain_sync_task.delay(network_id)
-    return len(ids)
+def _queue_sync(networks) -> int:
+    """Queue a sync of each network (the service enqueues once the transaction commits)."""
+    networks = list(networks)
+    for network in networks:
+        services.chain_sync_enqueue(network=network)
+    return len(networks)
 
 
 @admin.register(Network)
@@ -43,7 +42,7 @@ class NetworkAdmin(PlatformAdmin):
 
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset):
-        count = _queue_sync(queryset.values_list("pk", flat=True))
+        count = _queue_sync(queryset.order_by("pk"))
         self.message_user(request, f"Queued a sync of {count} network(s).", messages.SUCCESS)
 
     @admin.display(boolean=True, description="RPC URL set")
@@ -97,7 +96,13 @@ class OutboundTransactionAdmin(PlatformAdmin):
     @admin.action(description="Retry failed or reverted transactions")
     def retry(self, request, queryset):
         count = sum(services.outbox_retry(row=row) for row in queryset)
+        left = len(queryset) - count
         self.message_user(request, f"Queued {count} transaction(s) again.", messages.SUCCESS)
+        if left:
+            message = (
+                f"{left} selected transaction(s) had not failed or reverted; left as they are."
+            )
+            self.message_user(request, message, messages.INFO)
 
 
 class ReadOnlyPlatformAdmin(PlatformAdmin):
@@ -137,7 +142,7 @@ class SyncCursorAdmin(ReadOnlyPlatformAdmin):
 
     @admin.action(description="Sync now")
     def sync_now(self, request, queryset):
-        count = _queue_sync(queryset.values_list("network_id", flat=True))
+        count = _queue_sync(Network.objects.filter(pk__in=queryset.values("network_id")))
         self.message_user(request, f"Queued a sync of {count} network(s).", messages.SUCCESS)
 
 

@@ -115,10 +115,13 @@ def _enqueue(
     return row
 
 
-def _wake_sender(network_id: int) -> None:
-    from chain.tasks import outbox_send_task
+def _wake_sender(network_id: int, *, countdown: float | None = None) -> None:
+    """Queue a sender run for the network once the transaction commits (at once outside one)."""
+    from chain.tasks import outbox_send_task  # the task module imports this one
 
-    transaction.on_commit(lambda: outbox_send_task.delay(network_id))
+    transaction.on_commit(
+        lambda: outbox_send_task.apply_async(args=[network_id], countdown=countdown)
+    )
 
 
 def enqueue_call(
@@ -182,7 +185,7 @@ def outbox_retry(*, row: OutboundTransaction) -> bool:
         next_attempt_at=row.created_at,
     )
     if updated:
-        transaction.on_commit(lambda: _wake_sender(row.network_id))
+        _wake_sender(row.network_id)
     return bool(updated)
 
 
@@ -211,3 +214,47 @@ def deployment_record(
 
 def open_transactions(*, network: Network):
     return OutboundTransaction.objects.filter(network=network, status__in=TX_OPEN)
+
+
+# --- background work: what the tasks and admin actions call -------------------------------
+
+SENDER_COME_BACK_AFTER = 5  # seconds: how soon the sender looks again while transactions are open
+
+
+def outbox_send(*, network: Network):
+    """One sender run for ``network``; while transactions stay open, queue the next run."""
+    from chain.sender import outbox_process
+
+    result = outbox_process(network=network)
+    if result.leased and open_transactions(network=network).exists():
+        _wake_sender(network.pk, countdown=SENDER_COME_BACK_AFTER)
+    return result
+
+
+def outbox_wake_open() -> int:
+    """Queue a sender run for every network with open transactions (the periodic safety net)."""
+    network_ids = list(
+        OutboundTransaction.objects.filter(status__in=TX_OPEN)
+        .order_by("network_id")  # not Meta.ordering, which would defeat distinct()
+        .values_list("network_id", flat=True)
+        .distinct()
+    )
+    for network_id in network_ids:
+        _wake_sender(network_id)
+    return len(network_ids)
+
+
+def chain_sync_enqueue(*, network: Network) -> None:
+    """Queue a sync of ``network`` once the transaction commits."""
+    from chain.tasks import chain_sync_task  # the task module imports this one
+
+    network_id = network.pk
+    transaction.on_commit(lambda: chain_sync_task.delay(network_id))
+
+
+def chain_sync_enqueue_all() -> int:
+    """Queue a sync of every active network with deployments; returns how many."""
+    networks = list(Network.objects.filter(is_active=True, deployments__isnull=False).distinct())
+    for network in networks:
+        chain_sync_enqueue(network=network)
+    return len(networks)

@@ -4,7 +4,9 @@ organizations' models by the tokenomics issue, when these admins become tenant-s
 from django.contrib import admin, messages
 
 from chain.admin import ReadOnlyPlatformAdmin
+from chain.models import Network
 from chain.paginators import CappedCountPaginator
+from licensing import services
 from licensing.models import (
     ChainModel,
     ChainOffer,
@@ -94,9 +96,9 @@ class MismatchAdmin(ProjectionAdmin):
 
     @admin.action(description="Reconcile these networks now")
     def reconcile_now(self, request, queryset):
-        from licensing.tasks import reconcile_task
-
-        ids = sorted(set(queryset.values_list("network_id", flat=True)))
-        for network_id in ids:
-            reconcile_task.delay(network_id)
-        self.message_user(request, f"Queued {len(ids)} reconciliation(s).", messages.SUCCESS)
+        networks = Network.objects.filter(pk__in=queryset.values("network_id")).order_by("pk")
+        for network in networks:
+            services.reconcile_enqueue(network=network)
+        self.message_user(
+            request, f"Queued a reconciliation of {len(networks)} network(s).", messages.SUCCESS
+        )

@@ -1,6 +1,9 @@
+"""Celery tasks of the licensing app: each takes ids, fetches, and calls one service."""
+
 from celery import shared_task
 
 from chain.models import Network
+from licensing import services
 from licensing.reconcile import reconcile
 
 
@@ -13,6 +16,4 @@ def reconcile_task(network_id: int) -> None:
 @shared_task(name="licensing.reconcile_all", ignore_result=True)
 def reconcile_all_task() -> None:
     """Periodic: reconcile every active network that has deployments."""
-    networks = Network.objects.filter(is_active=True, deployments__isnull=False).distinct()
-    for network_id in networks.values_list("pk", flat=True):
-        reconcile_task.delay(network_id)
+    services.reconcile_enqueue_all()
