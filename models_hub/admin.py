@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -11,25 +12,30 @@ from models_hub.choices import VersionStatus
 from models_hub.forms import AIModelForm, VersionUploadForm
 from models_hub.loading import ArtifactTampered
 from models_hub.models import AIModel, ModelVersion
+from portal.service_admin import ServiceAdmin
 from portal.tenancy import TenantAdminMixin, TenantInlineMixin
 from portal.uploads import oversized_uploads
 
-BADGE_COLOURS = {
-    VersionStatus.UPLOADED: "#5b6478",
-    VersionStatus.VALIDATING: "#3454d1",
-    VersionStatus.READY: "#1e7b34",
-    VersionStatus.REJECTED: "#b3261e",
-    VersionStatus.TAMPERED: "#7a0019",
-    VersionStatus.RETIRED: "#8a8f99",
-}
+# Statuses a worker is still working on: their badges ask the admin again until they settle.
+LIVE_STATUSES = (VersionStatus.UPLOADED, VersionStatus.VALIDATING)
+STATUS_SCRIPT = "js/version-status.js"  # own script: polls the status endpoint, no inline JS
 
 
 def status_badge(version: ModelVersion):
-    colour = BADGE_COLOURS.get(version.status, "#5b6478")
+    """The status as a coloured badge (static/css/admin.css); live ones refresh themselves."""
+    if version.status not in LIVE_STATUSES:
+        return format_html(
+            '<span class="version-badge status-{}">{}</span>',
+            version.status,
+            version.get_status_display(),
+        )
     return format_html(
-        '<span style="background:{};color:#fff;padding:1px 8px;border-radius:9px;'
-        'font-size:11px;text-transform:uppercase">{}</span>',
-        colour,
+        '<span class="version-badge status-{}" data-version-id="{}" data-version-status="{}" '
+        'data-status-url="{}" aria-live="polite">{}</span>',
+        version.status,
+        version.pk,
+        version.status,
+        reverse("admin:models_hub_modelversion_status"),
         version.get_status_display(),
     )
 
@@ -50,6 +56,9 @@ class ModelVersionInline(TenantInlineMixin, admin.TabularInline):
     fields = ["version", "format", "badge", "size", "sklearn_version", "created_at"]
     readonly_fields = fields
 
+    class Media:
+        js = [STATUS_SCRIPT]
+
     @admin.display(description="Status")
     def badge(self, obj):
         return status_badge(obj)
@@ -66,7 +75,7 @@ class ModelVersionInline(TenantInlineMixin, admin.TabularInline):
 
 
 @admin.register(AIModel)
-class AIModelAdmin(TenantAdminMixin, admin.ModelAdmin):
+class AIModelAdmin(TenantAdminMixin, ServiceAdmin):
     tenant_field = "organization"
     form = AIModelForm
     list_display = ["name", "organization", "task", "listed", "version_count", "ready_count"]
@@ -110,17 +119,37 @@ class AIModelAdmin(TenantAdminMixin, admin.ModelAdmin):
             return "-"
         return format_html('<div class="model-card">{}</div>', render_model_card(obj.model_card))
 
-    def save_model(self, request, obj, form, change):
-        services.model_save(model=obj)
+    def save_with_service(self, request, obj, form, change):
+        if change:
+            return services.model_save(model=obj)  # the form's values are on obj
+        data = form.cleaned_data
+        return services.model_create(
+            organization=data["organization"],
+            name=data["name"],
+            slug=data.get("slug", ""),
+            task=data["task"],
+            summary=data.get("summary", ""),
+            model_card=data.get("model_card", ""),
+            tags=data.get("tags", []),
+            listed=data.get("listed", False),
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            version_admin = self.admin_site._registry[ModelVersion]
+            if version_admin.has_add_permission(request) and self.has_change_permission(
+                request, obj
+            ):
+                add_url = reverse("admin:models_hub_modelversion_add")
+                context["add_version_url"] = f"{add_url}?model={obj.pk}"
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
+class ModelVersionAdmin(TenantAdminMixin, ServiceAdmin):
     tenant_field = "model__organization"
-    list_display = [
-        "model", "version", "format", "badge", "size", "short_sha256", "sklearn_version",
-        "created_at",
-    ]  # fmt: skip
+    form = VersionUploadForm
+    list_display = ["model", "version", "badge", "format_code", "size", "short_sha256", "uploaded"]
     list_filter = ["status", "format", "model"]
     list_select_related = ["model", "model__organization"]
     search_fields = ["version", "model__name", "sha256"]
@@ -129,8 +158,11 @@ class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
     readonly_fields = [
         "model", "version", "format", "badge", "rejection_reason", "download", "sha256",
         "size", "original_filename", "estimator_class", "n_features", "feature_names", "classes",
-        "sklearn_version", "uploaded_by", "created_at", "validated_at",
+        "sklearn_version", "uploaded_by_email", "created_at", "validated_at",
     ]  # fmt: skip
+
+    class Media:
+        js = [STATUS_SCRIPT]
 
     @admin.display(description="Status", ordering="status")
     def badge(self, obj):
@@ -142,7 +174,24 @@ class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="sha256")
     def short_sha256(self, obj):
-        return f"{obj.sha256[:12]}…"
+        return format_html('<code title="{}">{}…</code>', obj.sha256, obj.sha256[:8])
+
+    @admin.display(description="Format", ordering="format")
+    def format_code(self, obj):
+        return obj.format
+
+    @admin.display(description="Uploaded", ordering="created_at")
+    def uploaded(self, obj):
+        return format_html(
+            '<time datetime="{}">{}</time>',
+            obj.created_at.isoformat(),
+            f"{obj.created_at:%Y-%m-%d}",
+        )
+
+    @admin.display(description="Uploaded by")
+    def uploaded_by_email(self, obj):
+        # text, not a link: a user's own admin page is for superusers only
+        return obj.uploaded_by.email if obj.uploaded_by else "-"
 
     @admin.display(description="Artifact")
     def download(self, obj):
@@ -150,19 +199,9 @@ class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
         return format_html('<a href="{}">Download {}</a>', url, obj.original_filename or "file")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = VersionUploadForm
         form_class = super().get_form(request, obj, change=change, **kwargs)
-        if obj is not None:
-            return form_class
-
-        too_large = "upload" in oversized_uploads(request)
-
-        class UploadForm(form_class):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, user=request.user, too_large=too_large, **inner)
-
-        return UploadForm
+        form_class.too_large = "upload" in oversized_uploads(request)
+        return form_class
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -182,30 +221,63 @@ class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
     def has_manage_permission(self, request):
         return super().has_change_permission(request)
 
-    def save_model(self, request, obj, form, change):
-        obj.pk = form.uploaded.pk
-        obj.refresh_from_db()
-        self.message_user(
-            request, f"Uploaded {obj}: validation runs in a worker.", messages.SUCCESS
+    def save_with_service(self, request, obj, form, change):
+        data = form.cleaned_data
+        return services.version_upload(
+            model=data["model"],
+            version=data["version"],
+            fileobj=data["upload"],
+            filename=data["upload"].name,
+            fmt=data.get("format") or None,
+            uploaded_by=request.user,
         )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, f"Uploaded {obj}: validation runs in a worker.")
+        return super().response_add(request, obj, post_url_continue)
 
     # Actions get only the selected rows the user may change (the tenant mixin narrows them).
     @admin.action(description="Validate again", permissions=["manage"])
     def revalidate(self, request, queryset):
-        count = sum(services.version_revalidate(version=version) for version in queryset)
-        self.message_user(request, f"Queued {count} version(s) for validation.", messages.SUCCESS)
+        self.act_with_service(
+            request,
+            queryset,
+            lambda version: services.version_revalidate(version=version),
+            done="Queued {count} version(s) for validation.",
+            unchanged="{count} version(s) are waiting for validation already or retired.",
+        )
 
     @admin.action(description="Retire", permissions=["manage"])
     def retire(self, request, queryset):
-        count = sum(services.version_retire(version=version) for version in queryset)
-        self.message_user(request, f"Retired {count} version(s).", messages.SUCCESS)
+        self.act_with_service(
+            request,
+            queryset,
+            lambda version: services.version_retire(version=version),
+            done="Retired {count} version(s).",
+            unchanged="{count} version(s) were retired already.",
+        )
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.download_view)
+        status = self.admin_site.admin_view(self.status_view)
         return [
+            path("status/", status, name="models_hub_modelversion_status"),
             path("<path:object_id>/download/", download, name="models_hub_modelversion_download"),
             *super().get_urls(),
         ]
+
+    def status_view(self, request):
+        """``GET status/?id=1&id=2``: the statuses of versions the user may view (for badges)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ids = [int(pk) for pk in request.GET.getlist("id")[:200] if pk.isdigit()]
+        rows = self.get_queryset(request).filter(pk__in=ids).values_list("pk", "status")
+        labels = dict(VersionStatus.choices)
+        versions = {
+            str(pk): {"status": status, "label": labels[status], "live": status in LIVE_STATUSES}
+            for pk, status in rows
+        }
+        return JsonResponse({"versions": versions})
 
     def download_view(self, request, object_id):
         version = self.get_object(request, object_id)  # 404 outside the user's organizations
