@@ -10,6 +10,7 @@ from portal.health import check_broker, check_database
 from portal.views import api_not_found, healthz_view, home
 
 admin.site.login = secure_admin_login(admin.site.login)  # staff sign in through allauth (MFA)
+handler403 = "portal.views.permission_denied"
 
 HEALTH_CHECKS = {
     "database": check_database,
