@@ -120,6 +120,35 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless chromium for the whole test session. Playwright's sync API runs an event
+    loop in this thread from then on, so Django's "no ORM inside async" guard has to be relaxed
+    for the rest of the session."""
+    from playwright.sync_api import sync_playwright
+
+    from portal.tests.browser import CHROMIUM_ARGS
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, transactional_db, live_server):
+    """A fresh browser context (no cookies) on the live server, 1280x900."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
 @pytest.fixture
 def make_staff(db):
     """Create a staff user with a role in an organization (or a superuser with no org)."""

@@ -1,72 +1,22 @@
 """The admin in a real browser: sign-in through allauth, API key issuing, tenant scoping.
 
 Runs Debian's chromium through Playwright against pytest-django's ``live_server`` (skips
-locally when chromium is missing, fails in CI with REQUIRE_SERVICES=1).
+locally when chromium is missing, fails in CI with REQUIRE_SERVICES=1); one browser serves the
+whole session (``browser`` in conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from portal.choices import Role
+from portal.tests.browser import PASSWORD, screenshot, sign_in
 
 pytestmark = [pytest.mark.requires_browser]
-
-PASSWORD = "correct-horse-battery-9"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    """One headless chromium for the module. Playwright's sync API runs an event loop in this
-    thread, so Django's "no ORM inside async" guard has to be relaxed while it is open."""
-    from playwright.sync_api import sync_playwright
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-            )
-            yield browser
-            browser.close()
-
-
-@pytest.fixture
-def page(browser, transactional_db, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def sign_in(page, user, next_path: str) -> None:
-    """Open an admin page signed out: the admin login sends us to allauth; sign in there."""
-    page.goto(f"/admin/login/?next={next_path}")
-    assert urlsplit(page.url).path == "/accounts/login/", page.url
-    form = page.locator("form").filter(has=page.locator("input[name=password]"))
-    form.locator("input[name=login]").fill(user.email)
-    form.locator("input[name=password]").fill(PASSWORD)
-    with page.expect_navigation():
-        form.locator("button[type=submit], input[type=submit]").first.click()
-    assert urlsplit(page.url).path == next_path, f"sign-in did not land on {next_path}: {page.url}"
 
 
 def test_manager_issues_api_key_that_authenticates(page, live_server, make_staff, org_a, org_b):
@@ -156,7 +106,5 @@ def test_admin_index_screenshot(page, make_staff, org_a, org_b):
         assert section in body
     assert "Beta-LEAK" not in page.content()
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / "admin-index.png"
-    page.screenshot(path=str(path), full_page=True)
+    path = screenshot(page, "admin-index")
     assert path.stat().st_size > 10_000
