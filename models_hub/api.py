@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from django.conf import settings
-from ninja import File, Form, Router, Schema, Status
+from ninja import File, Form, Path, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 
@@ -19,6 +20,11 @@ from portal.models import ApiKey
 from portal.uploads import oversized_uploads
 
 router = Router(tags=["models"])
+
+# Path parameters, with the demo's organization, model and version (`manage.py demo`) as examples.
+OrgSlug = Annotated[str, Path(example="acme")]
+ModelSlug = Annotated[str, Path(example="wine")]
+VersionLabel = Annotated[str, Path(example="1.0.0")]
 
 # Public reads: anonymous, or with a key (401 when the key sent is no good).
 PUBLIC_OR_KEY = OptionalApiKey()
@@ -93,7 +99,7 @@ def list_models(request):
 
 
 @router.get("/{org}/{slug}", response={200: ModelDetailOut, **errors(401, 404)}, auth=PUBLIC_OR_KEY)
-def model_detail(request, org: str, slug: str):
+def model_detail(request, org: OrgSlug, slug: ModelSlug):
     """A listed model and its ready versions (every version for its own organization's keys)."""
     model = _model_or_404(request, org, slug)
     own = model.organization_id == _own_org_id(request)
@@ -112,7 +118,7 @@ def model_detail(request, org: str, slug: str):
     response={200: VersionOut, **errors(401, 404)},
     auth=PUBLIC_OR_KEY,
 )
-def version_detail(request, org: str, slug: str, version: str):
+def version_detail(request, org: OrgSlug, slug: ModelSlug, version: VersionLabel):
     """One version: its status and, when rejected, the reason."""
     model = _model_or_404(request, org, slug)
     own = model.organization_id == _own_org_id(request)
@@ -123,18 +129,28 @@ def version_detail(request, org: str, slug: str, version: str):
     return found
 
 
+# The document says what a client must send; the signature lets a missing artifact through so
+# that one the size limit dropped answers 413, not "missing".
+UPLOAD_FORM = {
+    "required": ["artifact"],
+    "properties": {"version": {"examples": ["1.2.0"]}, "format": {"examples": ["joblib"]}},
+}
+UPLOAD_BODY = {"content": {"multipart/form-data": {"schema": UPLOAD_FORM}}}
+
+
 @router.post(
     "/{org}/{slug}/versions",
     response={201: VersionOut, **errors(400, 401, 403, 404, 409, 413, 422)},
     auth=ApiKeyAuth(ApiScope.MODELS_WRITE),
+    openapi_extra={"requestBody": UPLOAD_BODY},
 )
 def version_upload(
     request,
-    org: str,
-    slug: str,
+    org: OrgSlug,
+    slug: ModelSlug,
     version: Form[str],
-    artifact: File[UploadedFile | None] = None,
-    format: Form[str | None] = None,
+    artifact: File[UploadedFile] = None,
+    format: Form[str] = None,
 ):
     """Upload a version (scope `models:write`, the model's organization). Validation is queued;
     poll the version until its status is `ready` or `rejected`."""
