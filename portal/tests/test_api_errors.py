@@ -8,10 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseServerError
 from django.test import RequestFactory
+from ninja import NinjaAPI, Schema
+from ninja.testing import TestClient
 
 from models_hub import selectors
 from models_hub.errors import ModelsErrorCode
-from portal.api_errors import ApiErrorMiddleware, from_django_validation
+from portal.api_errors import ApiErrorMiddleware, from_django_validation, install_error_handlers
 from portal.choices import ApiScope, Role
 from portal.errors import GENERIC_CODES, DomainError, PortalErrorCode, generic_code, registry
 from portal.services import api_key_create
@@ -188,3 +190,25 @@ def test_codes_are_unique_error_statuses_and_generic_codes_match_their_status():
     assert all(generic_code(status).status == status for status in GENERIC_CODES)
     assert generic_code(418) is PortalErrorCode.BAD_REQUEST
     assert generic_code(502) is PortalErrorCode.INTERNAL_ERROR
+
+
+class ThingIn(Schema):
+    name: str
+
+
+def test_a_json_body_that_does_not_parse_is_400():
+    # no endpoint of ours takes JSON yet: a throwaway API with the same handlers does
+    api = NinjaAPI(urls_namespace="errors-json-test")
+    install_error_handlers(api)
+
+    @api.post("/things")
+    def things(request, payload: ThingIn):
+        return {"name": payload.name}
+
+    client = TestClient(api)
+    broken = client.post("/things", data=b'{"name": ', content_type="application/json")
+    invalid = client.post("/things", json={"name": ["not", "a", "string"]})
+
+    assert_error(broken, 400, "bad_request")
+    body = assert_error(invalid, 422, "validation_error")
+    assert [(d["field"], d["code"]) for d in body["details"]] == [("payload.name", "string_type")]
