@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from models_hub.choices import ArtifactFormat, Task, VersionStatus
+from models_hub.errors import ModelsErrorCode
 from models_hub.loading import (
     ArtifactTampered,
     MalformedArtifact,
@@ -99,7 +100,7 @@ class _HashingReader:
 
 
 def field_error(field: str, message: str, code: str) -> ValidationError:
-    """A field error that keeps its code (the API maps codes to statuses)."""
+    """A field error that keeps its code (``models_hub.errors``; the API answers its status)."""
     return ValidationError({field: ValidationError(message, code=code)})
 
 
@@ -107,12 +108,12 @@ def format_for(filename: str, declared: str | None) -> str:
     if declared:
         if declared not in ArtifactFormat.values:
             message = f"Unknown format {declared!r}: use joblib or skops."
-            raise field_error("format", message, "unknown_format")
+            raise field_error("format", message, ModelsErrorCode.UNKNOWN_FORMAT.code)
         return declared
     suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if suffix not in EXTENSIONS:
         message = "Name the file *.joblib, *.pkl or *.skops, or give the format."
-        raise field_error("artifact", message, "unknown_format")
+        raise field_error("artifact", message, ModelsErrorCode.UNKNOWN_FORMAT.code)
     return EXTENSIONS[suffix]
 
 
@@ -142,13 +143,13 @@ def version_upload(
         default_storage.delete(name)
         limit_mb = settings.MODEL_ARTIFACT_MAX_BYTES / 1024 / 1024
         message = f"The file is over the {limit_mb:.0f} MB limit."
-        raise field_error("artifact", message, "artifact_too_large") from None
+        raise field_error("artifact", message, ModelsErrorCode.ARTIFACT_TOO_LARGE.code) from None
     except BaseException:  # a client that went away, a full disk: leave no partial file
         default_storage.delete(name)
         raise
     if reader.size == 0:
         default_storage.delete(stored)
-        raise field_error("artifact", "The file is empty.", "empty_artifact")
+        raise field_error("artifact", "The file is empty.", ModelsErrorCode.EMPTY_ARTIFACT.code)
     row.artifact.name = stored
     row.sha256 = reader.digest.hexdigest()
     row.size_bytes = reader.size
@@ -164,7 +165,7 @@ def version_upload(
 
 def _version_exists(version: str) -> ValidationError:
     message = f"Version {version} of this model exists already."
-    return field_error("version", message, "version_exists")
+    return field_error("version", message, ModelsErrorCode.VERSION_EXISTS.code)
 
 
 @transaction.atomic
