@@ -173,10 +173,13 @@ def load_demo_models(*, organization, published_by=None, log=None) -> int:
                 tags=demo.tags,
                 listed=demo.listed,
             )
+        trained = {}  # features -> estimator: formats of one training share it
         for spec in demo.versions:  # in version order: each is compared with the one before
             version = model.versions.filter(version=spec.version).first()
             if version is None:
-                estimator, _ = train(demo.slug, spec.features)
+                if spec.features not in trained:
+                    trained[spec.features] = train(demo.slug, spec.features)[0]
+                estimator = trained[spec.features]
                 version = services.version_upload(
                     model=model,
                     version=spec.version,
