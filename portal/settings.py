@@ -48,6 +48,9 @@ SECRET_KEY, SECRET_KEY_FROM_ENV = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_url("SITE_URL", "http://localhost:8000", schemes=("http", "https"))
+# The portal's name in e-mails (through the django.contrib.sites row, see portal/sites.py),
+# and in authenticator apps unless MFA_TOTP_ISSUER says otherwise.
+PORTAL_NAME = env_str("PORTAL_NAME", "Model Licensing Portal")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -146,7 +149,7 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
-MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Model Licensing Portal")
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", PORTAL_NAME)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
