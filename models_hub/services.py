@@ -466,6 +466,8 @@ def _mark_tampered(version: ModelVersion, exc: ArtifactTampered) -> None:
 
 def artifact_read(*, version: ModelVersion) -> bytes:
     """The artifact's bytes for a download, refusing (and flagging) a changed file."""
+    if version.status == VersionStatus.DELETING:
+        raise FileNotFoundError(f"version {version.version} is being deleted")
     try:
         return read_verified(name=version.artifact.name, sha256=version.sha256)
     except ArtifactTampered as exc:

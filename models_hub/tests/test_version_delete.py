@@ -108,6 +108,8 @@ def test_a_failed_file_delete_leaves_the_row_marked_and_a_retry_finishes(
     assert default_storage.exists(rejected.artifact.name)
     assert services.version_retire(version=row) is False
     assert services.version_revalidate(version=row) is False
+    with pytest.raises(FileNotFoundError):
+        services.artifact_read(version=row)
 
     monkeypatch.undo()
     with django_capture_on_commit_callbacks(execute=True):
