@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything else runs
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -191,10 +192,20 @@ else:
         "BACKEND": "portal.storage.PrivateFileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT)},
     }
-STORAGES = {
-    "default": _media_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# Static files are served by WhiteNoise (gunicorn needs no proxy for them). In production
+# `collectstatic` writes them to STATIC_ROOT compressed and with hashed names (cached for a
+# year); with DEBUG they come straight from the apps' folders, no collectstatic needed.
+_static_storage = (
+    "django.contrib.staticfiles.storage.StaticFilesStorage"
+    if DEBUG
+    else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+)
+STORAGES = {"default": _media_storage, "staticfiles": {"BACKEND": _static_storage}}
+# Decided here, from the environment's DEBUG (tests switch settings.DEBUG off at run time).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise looks there first
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_HANDLERS = [
     "portal.uploads.MaxSizeUploadHandler",  # drops a file past FILE_UPLOAD_MAX_BYTES early
