@@ -120,11 +120,18 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last, together: they share one chromium, whose event loop makes the
+    session relax Django's async guard (an environment variable that subprocesses started by
+    other tests, such as ``check --deploy``, must not inherit)."""
+    items.sort(key=lambda item: item.get_closest_marker("requires_browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path):
-    """One headless chromium for the whole test session. Playwright's sync API runs an event
-    loop in this thread from then on, so Django's "no ORM inside async" guard has to be relaxed
-    for the rest of the session."""
+    """One headless chromium for the whole test session (the browser tests run last). Playwright's
+    sync API runs an event loop in this thread from then on, so Django's "no ORM inside async"
+    guard has to be relaxed for the rest of the session."""
     from playwright.sync_api import sync_playwright
 
     from portal.tests.browser import CHROMIUM_ARGS

@@ -54,13 +54,8 @@ def test_secret_file_is_read_and_both_forms_conflict(tmp_path):
         env.env_secret("SECRET_KEY", environ={"SECRET_KEY_FILE": str(tmp_path / "missing")})
 
 
-# Not passed on: the test database's URL, and the async guard the session's browser relaxes
-# (conftest.py's ``browser``), which a deploy check rightly refuses.
-_TEST_ONLY_VARIABLES = {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-
-
 def _manage(*args, **env_vars):
-    environ = {k: v for k, v in os.environ.items() if k not in _TEST_ONLY_VARIABLES}
+    environ = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL"}}
     environ.update(env_vars)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
