@@ -10,18 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from chain.testing.required import require_service
+
 ROOT = Path(__file__).resolve().parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "").strip() in {"1", "true"}
-
-
-def require_service(available: bool, reason: str) -> None:
-    """Skip a test whose service is missing, or fail it when REQUIRE_SERVICES=1 (CI)."""
-    if available:
-        return
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required service missing (REQUIRE_SERVICES=1): {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +98,7 @@ def celery_worker(task_queue, media_root, django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="session")
 def anvil():
-    from chain.devnode import ANVIL, AnvilNode
+    from chain.testing.devnode import ANVIL, AnvilNode
 
     require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
     node = AnvilNode()

@@ -496,7 +496,7 @@ def _getlogs(
 ) -> dict[str, Any]:
     from django.test import override_settings
 
-    from chain.rpcproxy import LimitingRpcProxy, ideal_get_logs_calls
+    from chain.testing.rpcproxy import LimitingRpcProxy, ideal_get_logs_calls
 
     limit_r = params["max_block_range"]
     blocks = {name: [int(log["blockNumber"], 16) for log in items] for name, items in logs.items()}
@@ -565,7 +565,7 @@ def run(quick: bool) -> list[dict]:
     from django.test import override_settings
 
     from chain.client import web3_for
-    from chain.devnode import AnvilNode
+    from chain.testing.devnode import AnvilNode
 
     params = QUICK if quick else FULL
     node = AnvilNode()  # answers its own random chain id, checked before anything is sent
@@ -603,7 +603,7 @@ def run(quick: bool) -> list[dict]:
             "max": settings.CHAIN_SYNC_MAX_SPAN,
             "sparse": settings.CHAIN_SYNC_SPARSE,
         },
-        "chain": "anvil (chain.devnode.AnvilNode)",
+        "chain": "anvil (chain.testing.devnode.AnvilNode)",
         "database": "sqlite (throwaway), DEBUG off during syncs",
     }
     backfill_ratio = backfill.pop("ratio")

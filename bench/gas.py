@@ -155,7 +155,7 @@ def run(quick: bool) -> list[dict]:
     from web3.providers import HTTPProvider
 
     from chain.abi import load_artifact
-    from chain.devnode import AnvilNode
+    from chain.testing.devnode import AnvilNode
 
     node = AnvilNode()
     try:
@@ -191,7 +191,7 @@ def run(quick: bool) -> list[dict]:
             "payee's first credit are initialised",
         },
         "compiler": {"version": compiler["version"], **compiler["settings"]},
-        "chain": "anvil (chain.devnode.AnvilNode)",
+        "chain": "anvil (chain.testing.devnode.AnvilNode)",
     }
     meanings = {
         "purchase_native": "a new customer's first purchase, native coin",

@@ -19,7 +19,7 @@ from web3.logs import DISCARD
 from web3.providers import HTTPProvider
 
 from chain import abi
-from conftest import require_service
+from chain.testing.required import require_service
 
 ZERO = "0x" + "00" * 20
 MODEL = Web3.keccak(text="acme/churn-classifier")
@@ -127,7 +127,7 @@ def expect_revert(call: Callable[[], Any], error: str, **expected_args: Any) -> 
 
 @pytest.fixture(scope="session")
 def chain_node() -> Iterator[Any]:
-    from chain.devnode import ANVIL, AnvilNode
+    from chain.testing.devnode import ANVIL, AnvilNode
 
     require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
     node = AnvilNode()

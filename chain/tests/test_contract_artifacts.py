@@ -13,7 +13,7 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
 from chain import abi
-from conftest import require_service
+from chain.testing.required import require_service
 
 CHAIN_DIR = Path(abi.__file__).resolve().parent
 ROOT = CHAIN_DIR.parent

@@ -14,11 +14,11 @@ from chain import abi
 from chain.choices import TxStatus
 from chain.client import web3_for
 from chain.deploy import deploy_contracts
-from chain.devnode import ANVIL, AnvilNode, free_port
 from chain.models import Deployment, OutboundTransaction, SenderState
 from chain.sender import outbox_process
 from chain.services import IdempotencyConflict, enqueue_call, network_ensure
-from conftest import require_service
+from chain.testing.devnode import ANVIL, AnvilNode, free_port
+from chain.testing.required import require_service
 
 # Anvil's published development key #0 (a public test key, never a secret).
 OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

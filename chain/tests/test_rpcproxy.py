@@ -16,7 +16,8 @@ from web3.exceptions import Web3RPCError
 from web3.providers import HTTPProvider
 
 from chain import abi
-from chain.rpcproxy import (
+from chain.testing.required import require_service
+from chain.testing.rpcproxy import (
     BOGUS_HINT_KINDS,
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -25,11 +26,10 @@ from chain.rpcproxy import (
     LimitingRpcProxy,
     ideal_get_logs_calls,
 )
-from conftest import require_service
 
 pytestmark = pytest.mark.requires_chain
 
-# What the sync engine's parser must understand (MESSAGE_FORMATS in chain/rpcproxy.py).
+# What the sync engine's parser must understand (MESSAGE_FORMATS in chain/testing/rpcproxy.py).
 RESULTS_RE = re.compile(
     r"^query returned more than (?P<limit>\d+) results"
     r"(?:\. Try with this block range \[0x(?P<from>[0-9a-fA-F]+), 0x(?P<to>[0-9a-fA-F]+)\]\.)?$"
@@ -82,7 +82,7 @@ def log_chain() -> Iterator[LogChain]:
     30 mints in blocks of their own, one block with four mints, ten empty blocks, then 12 more
     mints: 46 logs.
     """
-    from chain.devnode import ANVIL, AnvilNode
+    from chain.testing.devnode import ANVIL, AnvilNode
 
     require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
     node = AnvilNode()

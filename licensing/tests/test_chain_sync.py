@@ -413,8 +413,8 @@ def test_expiry_moves_with_time_not_with_the_index(network, market):
 
 
 def test_two_networks_index_apart(network, market, settings):
-    from chain.devnode import AnvilNode
     from chain.models import Deployment, Network
+    from chain.testing.devnode import AnvilNode
 
     with AnvilNode() as other:
         w3 = Web3(Web3.HTTPProvider(other.url))
@@ -465,7 +465,7 @@ def test_reconciliation_agrees_with_the_chain_and_flags_a_tampered_projection(ne
 
 @pytest.mark.parametrize("bogus_hint_rate", [0.0, 0.5])
 def test_sync_completes_through_a_strict_provider(network, market, settings, bogus_hint_rate):
-    from chain.rpcproxy import LimitingRpcProxy
+    from chain.testing.rpcproxy import LimitingRpcProxy
 
     activity(market)
     for _ in range(30):  # a wider range of sparse blocks
@@ -486,7 +486,7 @@ def test_sync_completes_through_a_strict_provider(network, market, settings, bog
 
 
 def test_a_node_error_is_shown_on_the_cursors_and_the_next_run_recovers(network, market, settings):
-    from chain.rpcproxy import LimitingRpcProxy
+    from chain.testing.rpcproxy import LimitingRpcProxy
 
     activity(market)
     with LimitingRpcProxy(market.node_url, max_block_range=None, max_results=None) as proxy:
