@@ -126,18 +126,22 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
     from web3 import Web3
 
     from chain import abi
+    from chain.plan import SuiteConfig
+    from chain.testing import contracts
 
     dev = w3.eth.accounts
     admin, platform, publisher, buyers = dev[0], dev[1], dev[2], dev[3:10]
-    suite = abi.deploy_suite(
+    suite = contracts.deploy_suite(
         w3,
-        admin=admin,
-        platform=platform,
-        platform_fee_bps=FEE_BPS,
-        max_platform_fee_bps=1000,
-        registrar=publisher,
-        publisher=publisher,
-        split_manager=admin,
+        SuiteConfig(
+            admin=admin,
+            platform=platform,
+            platform_fee_bps=FEE_BPS,
+            max_platform_fee_bps=1000,
+            registrar=publisher,
+            publisher=publisher,
+            split_manager=admin,
+        ),
     )
     deploy_blocks = {
         abi.REGISTRY: suite.registry.deploy_receipt["blockNumber"],
@@ -149,8 +153,10 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
     terms = Web3.keccak(text="terms v1")
     payees = [_address(f"payee-{i}") for i in range(len(PAYEE_BPS))]
     holders = [_address(f"holder-{i}") for i in range(len(HOLDER_SHARES))]
-    abi.send(suite.registry.functions.registerModel(model, publisher, "ipfs://m"), sender=publisher)
-    abi.send(suite.vault.functions.configurePayees(model, payees, PAYEE_BPS), sender=admin)
+    contracts.send(
+        suite.registry.functions.registerModel(model, publisher, "ipfs://m"), sender=publisher
+    )
+    contracts.send(suite.vault.functions.configurePayees(model, payees, PAYEE_BPS), sender=admin)
     offers = {
         LICENSE_ID: (
             model,
@@ -177,8 +183,8 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
         SHARES_ID: (model, abi.OfferKind.SHARES, 0, abi.NATIVE, 0, 0, True, terms, True),
     }
     for offer_id, config in offers.items():
-        abi.send(token.functions.configureOffer(offer_id, config), sender=publisher)
-    abi.send(token.functions.mintShares(SHARES_ID, holders, HOLDER_SHARES), sender=publisher)
+        contracts.send(token.functions.configureOffer(offer_id, config), sender=publisher)
+    contracts.send(token.functions.mintShares(SHARES_ID, holders, HOLDER_SHARES), sender=publisher)
 
     started = time.perf_counter()
     tx_hashes = _purchases(rpc, token, buyers, params)

@@ -19,6 +19,8 @@ from web3.logs import DISCARD
 from web3.providers import HTTPProvider
 
 from chain import abi
+from chain.plan import SuiteConfig
+from chain.testing import contracts
 from chain.testing.required import require_service
 
 ZERO = "0x" + "00" * 20
@@ -55,7 +57,7 @@ class Accounts:
 class Env:
     w3: Web3
     acct: Accounts
-    suite: abi.Suite
+    suite: contracts.Suite
     usd: Any  # TestToken
     node_url: str
     chain_id: int
@@ -74,7 +76,7 @@ class Env:
 
     # --- helpers ---
     def send(self, call, sender: str, value: int = 0):
-        return abi.send(call, sender=sender, value=value)
+        return contracts.send(call, sender=sender, value=value)
 
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
@@ -116,7 +118,9 @@ class Env:
 
 def expect_revert(call: Callable[[], Any], error: str, **expected_args: Any) -> abi.DecodedRevert:
     """Run ``call`` and assert it reverts with custom error ``error`` (and these args)."""
-    with pytest.raises((ContractCustomError, ContractLogicError, abi.TransactionFailed)) as info:
+    with pytest.raises(
+        (ContractCustomError, ContractLogicError, contracts.TransactionFailed)
+    ) as info:
         call()
     decoded = abi.decode_revert(info.value)
     assert decoded.name == error, f"expected {error}, got {decoded}"
@@ -140,19 +144,23 @@ def deployed(chain_node) -> Env:
     w3 = Web3(HTTPProvider(chain_node.url, request_kwargs={"timeout": 30}))
     accounts = w3.eth.accounts
     acct = Accounts(*accounts[:10])
-    suite = abi.deploy_suite(
+    suite = contracts.deploy_suite(
         w3,
-        admin=acct.admin,
-        platform=acct.platform,
-        platform_fee_bps=250,
-        max_platform_fee_bps=1000,
-        uri="https://portal.example/api/tokens/{id}.json",
-        registrar=acct.publisher,
-        publisher=acct.publisher,
-        meter=acct.meter,
-        split_manager=acct.splits,
+        SuiteConfig(
+            admin=acct.admin,
+            platform=acct.platform,
+            platform_fee_bps=250,
+            max_platform_fee_bps=1000,
+            uri="https://portal.example/api/tokens/{id}.json",
+            registrar=acct.publisher,
+            publisher=acct.publisher,
+            meter=acct.meter,
+            split_manager=acct.splits,
+        ),
     )
-    usd = abi.deploy_contract(w3, abi.TEST_TOKEN, "Test USD", "TUSD", 6, sender=acct.admin)
+    usd = contracts.deploy_contract(
+        w3, contracts.TEST_TOKEN, "Test USD", "TUSD", 6, sender=acct.admin
+    )
     env = Env(
         w3=w3,
         acct=acct,

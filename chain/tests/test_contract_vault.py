@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from chain import abi
+from chain.testing import contracts
 from chain.tests.conftest import (
     LICENSE_NATIVE,
     MODEL,
@@ -198,7 +199,9 @@ def test_deposit_checks_that_the_money_arrived(chain):
 # --- Reentrancy ---------------------------------------------------------------------------
 def test_reentrant_receiver_cannot_take_more_than_its_due(market):
     env, a = market, market.acct
-    attacker = abi.deploy_contract(env.w3, "ReentrantReceiver", env.vault.address, sender=a.admin)
+    attacker = contracts.deploy_contract(
+        env.w3, "ReentrantReceiver", env.vault.address, sender=a.admin
+    )
     # The attacker is both a payee (10%) and holds half of the shares.
     env.send(env.vault.functions.configurePayees(MODEL, [attacker.address], [1000]), a.splits)
     env.send(

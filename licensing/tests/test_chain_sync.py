@@ -10,7 +10,9 @@ from web3 import Web3
 
 from chain import abi, sync
 from chain.models import BlockRecord, IndexedEvent, Reorg, SyncCursor
+from chain.plan import SuiteConfig
 from chain.sync import sync_network
+from chain.testing import contracts
 from chain.tests.conftest import CREDITS, DAY, LICENSE_NATIVE, MODEL, PERPETUAL, SHARES
 from licensing.models import (
     ChainModel,
@@ -419,8 +421,11 @@ def test_two_networks_index_apart(network, market, settings):
     with AnvilNode() as other:
         w3 = Web3(Web3.HTTPProvider(other.url))
         admin = w3.eth.accounts[0]
-        suite = abi.deploy_suite(w3, admin=admin, platform=admin, publisher=admin, registrar=admin)
-        abi.send(suite.registry.functions.registerModel(MODEL, admin, "ipfs://other"), sender=admin)
+        config = SuiteConfig(admin=admin, platform=admin, publisher=admin, registrar=admin)
+        suite = contracts.deploy_suite(w3, config)
+        contracts.send(
+            suite.registry.functions.registerModel(MODEL, admin, "ipfs://other"), sender=admin
+        )
         settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, "anvil-2": other.url}
         second = Network.objects.create(
             name="anvil-2", chain_id=other.chain_id, confirmation_depth=1
