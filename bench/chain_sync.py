@@ -126,6 +126,7 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
     from web3 import Web3
 
     from chain import abi
+    from chain.choices import OfferKind
     from chain.plan import SuiteConfig
     from chain.testing import contracts
 
@@ -157,30 +158,13 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
         suite.registry.functions.registerModel(model, publisher, "ipfs://m"), sender=publisher
     )
     contracts.send(suite.vault.functions.configurePayees(model, payees, PAYEE_BPS), sender=admin)
+    offer = contracts.offer_config
     offers = {
-        LICENSE_ID: (
-            model,
-            abi.OfferKind.LICENSE,
-            PRICE,
-            abi.NATIVE,
-            30 * DAY,
-            0,
-            True,
-            terms,
-            True,
+        LICENSE_ID: offer(
+            model, OfferKind.LICENSE, PRICE, terms=terms, duration=30 * DAY, transferable=True
         ),
-        CREDITS_ID: (
-            model,
-            abi.OfferKind.CREDITS,
-            CREDIT_PRICE,
-            abi.NATIVE,
-            0,
-            0,
-            True,
-            terms,
-            True,
-        ),
-        SHARES_ID: (model, abi.OfferKind.SHARES, 0, abi.NATIVE, 0, 0, True, terms, True),
+        CREDITS_ID: offer(model, OfferKind.CREDITS, CREDIT_PRICE, terms=terms, transferable=True),
+        SHARES_ID: offer(model, OfferKind.SHARES, 0, terms=terms, transferable=True),
     }
     for offer_id, config in offers.items():
         contracts.send(token.functions.configureOffer(offer_id, config), sender=publisher)

@@ -58,7 +58,7 @@ def _market(w3, dev: list[str], payee_bps: list[int], label: str) -> dict[str, A
     """Deploy and configure one model; return the contracts, offer ids and actors."""
     from web3 import Web3
 
-    from chain import abi
+    from chain.choices import OfferKind
     from chain.plan import SuiteConfig
     from chain.testing import contracts
 
@@ -86,20 +86,20 @@ def _market(w3, dev: list[str], payee_bps: list[int], label: str) -> dict[str, A
     )
     contracts.send(suite.vault.functions.configurePayees(model, payees, payee_bps), sender=admin)
     terms = Web3.keccak(text="terms")
+    offer = contracts.offer_config
     offers = {
-        1: (model, abi.OfferKind.LICENSE, PRICE, abi.NATIVE, 30 * DAY, 0, True, terms, True),
-        2: (
-            model,
-            abi.OfferKind.ACCESS_PASS,
-            PASS_PRICE,
-            usd.address,
-            7 * DAY,
-            0,
-            False,
-            terms,
-            True,
+        1: offer(
+            model, OfferKind.LICENSE, PRICE, terms=terms, duration=30 * DAY, transferable=True
         ),
-        3: (model, abi.OfferKind.SHARES, 0, abi.NATIVE, 0, 0, True, terms, True),
+        2: offer(
+            model,
+            OfferKind.ACCESS_PASS,
+            PASS_PRICE,
+            terms=terms,
+            currency=usd.address,
+            duration=7 * DAY,
+        ),
+        3: offer(model, OfferKind.SHARES, 0, terms=terms, transferable=True),
     }
     for offer_id, config in offers.items():
         contracts.send(token.functions.configureOffer(offer_id, config), sender=publisher)

@@ -40,15 +40,6 @@ SPLIT_MANAGER_ROLE = Web3.keccak(text="SPLIT_MANAGER_ROLE")
 NATIVE = "0x0000000000000000000000000000000000000000"  # the `currency` of the native coin
 
 
-class OfferKind:
-    """LicenseToken.Kind, as the ABI encodes it (uint8)."""
-
-    LICENSE = 0
-    ACCESS_PASS = 1
-    CREDITS = 2
-    SHARES = 3
-
-
 @dataclass(frozen=True)
 class Artifact:
     name: str

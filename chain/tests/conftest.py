@@ -19,6 +19,7 @@ from web3.logs import DISCARD
 from web3.providers import HTTPProvider
 
 from chain import abi
+from chain.choices import OfferKind
 from chain.plan import SuiteConfig
 from chain.testing import contracts
 from chain.testing.required import require_service
@@ -93,19 +94,8 @@ class Env:
         assert result.get("result") is True, result
 
     def offer(self, model: bytes, kind: int, price: int, **fields: Any) -> tuple:
-        """An OfferConfig tuple (modelId, kind, price, currency, duration, maxSupply,
-        transferable, termsHash, active)."""
-        return (
-            model,
-            kind,
-            price,
-            fields.get("currency", ZERO),
-            fields.get("duration", 0),
-            fields.get("max_supply", 0),
-            fields.get("transferable", False),
-            fields.get("terms", TERMS),
-            fields.get("active", True),
-        )
+        """An OfferConfig tuple (``contracts.offer_config``; the terms default to ``TERMS``)."""
+        return contracts.offer_config(model, kind, price, **{"terms": TERMS, **fields})
 
     def events(self, contract, receipt, name: str) -> list[dict]:
         """Decoded ``name`` events emitted by ``contract`` itself in ``receipt``."""
@@ -196,19 +186,19 @@ def market(chain) -> Env:
     env.send(env.vault.functions.configurePayees(MODEL, [a.carol], [1000]), a.splits)
     configs = {
         LICENSE_NATIVE: env.offer(
-            MODEL, abi.OfferKind.LICENSE, 10**16, duration=30 * DAY, transferable=True
+            MODEL, OfferKind.LICENSE, 10**16, duration=30 * DAY, transferable=True
         ),
         PASS_TOKEN: env.offer(
             MODEL,
-            abi.OfferKind.ACCESS_PASS,
+            OfferKind.ACCESS_PASS,
             5 * 10**6,
             currency=env.usd.address,
             duration=7 * DAY,
             max_supply=5,
         ),
-        PERPETUAL: env.offer(MODEL, abi.OfferKind.LICENSE, 3 * 10**16),
-        CREDITS: env.offer(MODEL, abi.OfferKind.CREDITS, 10**12, transferable=True),
-        SHARES: env.offer(MODEL, abi.OfferKind.SHARES, 0, transferable=True),
+        PERPETUAL: env.offer(MODEL, OfferKind.LICENSE, 3 * 10**16),
+        CREDITS: env.offer(MODEL, OfferKind.CREDITS, 10**12, transferable=True),
+        SHARES: env.offer(MODEL, OfferKind.SHARES, 0, transferable=True),
     }
     for offer_id, config in configs.items():
         env.send(env.token.functions.configureOffer(offer_id, config), a.publisher)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from chain import abi, sync
+from chain.choices import OfferKind
 from chain.models import BlockRecord, IndexedEvent, Reorg, SyncCursor
 from chain.plan import SuiteConfig
 from chain.sync import sync_network
@@ -197,7 +198,7 @@ def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(netw
     price = ChainOffer.objects.get(token_id=LICENSE_NATIVE).price
     fork_snapshot = market.snapshot()
     # the branch that will be dropped: a repriced offer, a new one, a model update
-    repriced = market.offer(MODEL, abi.OfferKind.LICENSE, 7 * PRICE, duration=30 * DAY)
+    repriced = market.offer(MODEL, OfferKind.LICENSE, 7 * PRICE, duration=30 * DAY)
     market.send(market.token.functions.configureOffer(LICENSE_NATIVE, repriced), a.publisher)
     market.send(market.token.functions.configureOffer(77, repriced), a.publisher)
     market.send(market.registry.functions.updateModel(MODEL, a.publisher, "ipfs://v2"), a.publisher)
