@@ -1,4 +1,6 @@
-"""Shared fixtures: services (skip locally, fail in CI), a real anvil node, staff users."""
+"""Shared fixtures: media and task queues of the test run, a Celery worker, chromium, staff users
+and organizations; the chain's (a real anvil node, the deployed suite) come from
+``chain.testing.fixtures``."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from chain.testing.required import require_service
+
+# The chain fixtures (anvil, chain_node, deployed, chain, market), shared by every app's tests.
+pytest_plugins = ["chain.testing.fixtures"]
 
 ROOT = Path(__file__).resolve().parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -94,16 +99,6 @@ def celery_worker(task_queue, media_root, django_db_setup, django_db_blocker):
     if "Traceback" in output:
         print(output[-20000:])
     log.close()
-
-
-@pytest.fixture(scope="session")
-def anvil():
-    from chain.testing.devnode import ANVIL, AnvilNode
-
-    require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
-    node = AnvilNode()
-    yield node
-    node.stop()
 
 
 @pytest.fixture(scope="session")

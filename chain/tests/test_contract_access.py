@@ -11,7 +11,7 @@ import pytest
 
 from chain import abi
 from chain.choices import OfferKind
-from chain.tests.conftest import CREDITS, MODEL, SHARES, TERMS, expect_revert
+from chain.testing.market import CREDITS, MODEL, SHARES, TERMS, expect_revert
 
 ADMIN = abi.DEFAULT_ADMIN_ROLE
 

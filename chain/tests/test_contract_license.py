@@ -4,7 +4,7 @@ supply, credits and shares, on a real anvil node."""
 from __future__ import annotations
 
 from chain.choices import OfferKind
-from chain.tests.conftest import (
+from chain.testing.market import (
     CREDITS,
     DAY,
     LICENSE_NATIVE,

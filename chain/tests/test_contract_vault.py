@@ -14,7 +14,7 @@ from web3 import Web3
 from chain import abi
 from chain.choices import OfferKind
 from chain.testing import contracts
-from chain.tests.conftest import (
+from chain.testing.market import (
     LICENSE_NATIVE,
     MODEL,
     OTHER_MODEL,

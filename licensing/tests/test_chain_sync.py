@@ -14,7 +14,7 @@ from chain.models import BlockRecord, IndexedEvent, Reorg, SyncCursor
 from chain.plan import SuiteConfig
 from chain.sync import sync_network
 from chain.testing import contracts
-from chain.tests.conftest import CREDITS, DAY, LICENSE_NATIVE, MODEL, PERPETUAL, SHARES
+from chain.testing.market import CREDITS, DAY, LICENSE_NATIVE, MODEL, PERPETUAL, SHARES
 from licensing.models import (
     ChainModel,
     ChainOffer,

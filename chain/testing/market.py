@@ -1,14 +1,10 @@
-"""Fixtures for the contract tests: a private anvil node, the deployed suite, snapshots.
-
-The contract tests run on their own anvil node (not the shared ``anvil`` fixture) because they
-move its clock and revert it to snapshots, which would pull state from under other tests.
-The suite is deployed once per session; ``chain`` wraps each test in ``evm_snapshot`` /
-``evm_revert`` so tests see the same fresh state and can run in any order.
-"""
+"""The standard test market: anvil's dev accounts by role, the suite deployed from them, a test
+ERC-20, and one model with its payees and the standard offers (the contract tests, the sync
+tests and ``chain.testing.fixtures`` build on it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +18,7 @@ from chain import abi
 from chain.choices import OfferKind
 from chain.plan import SuiteConfig
 from chain.testing import contracts
-from chain.testing.required import require_service
+from chain.testing.devnode import AnvilNode
 
 ZERO = "0x" + "00" * 20
 MODEL = Web3.keccak(text="acme/churn-classifier")
@@ -30,7 +26,7 @@ OTHER_MODEL = Web3.keccak(text="globex/fraud-detector")
 TERMS = Web3.keccak(text="license terms v1")
 DAY = 86_400
 
-# Offer ids of the standard fixture offers (see `Env.configure_standard_offers`).
+# Offer ids of the standard offers (see `configure_standard_offers`).
 LICENSE_NATIVE = 1  # timed (30 days), transferable, native coin
 PASS_TOKEN = 2  # timed (7 days), non-transferable, ERC-20, max supply 5
 PERPETUAL = 3  # perpetual license, non-transferable, native coin
@@ -56,6 +52,8 @@ class Accounts:
 
 @dataclass
 class Env:
+    """The deployed suite on a node, with the accounts by role and a test ERC-20 (``usd``)."""
+
     w3: Web3
     acct: Accounts
     suite: contracts.Suite
@@ -119,19 +117,9 @@ def expect_revert(call: Callable[[], Any], error: str, **expected_args: Any) -> 
     return decoded
 
 
-@pytest.fixture(scope="session")
-def chain_node() -> Iterator[Any]:
-    from chain.testing.devnode import ANVIL, AnvilNode
-
-    require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
-    node = AnvilNode()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="session")
-def deployed(chain_node) -> Env:
-    w3 = Web3(HTTPProvider(chain_node.url, request_kwargs={"timeout": 30}))
+def deploy_env(node: AnvilNode) -> Env:
+    """Deploy the suite and the test ERC-20 on ``node`` from its dev accounts; fund the buyers."""
+    w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 30}))
     accounts = w3.eth.accounts
     acct = Accounts(*accounts[:10])
     suite = contracts.deploy_suite(
@@ -156,8 +144,8 @@ def deployed(chain_node) -> Env:
         acct=acct,
         suite=suite,
         usd=usd,
-        node_url=chain_node.url,
-        chain_id=chain_node.chain_id,
+        node_url=node.url,
+        chain_id=node.chain_id,
     )
     # Every customer holds test dollars and has approved the license token once.
     for buyer in (acct.alice, acct.bob, acct.carol, acct.dave, acct.outsider):
@@ -166,22 +154,9 @@ def deployed(chain_node) -> Env:
     return env
 
 
-@pytest.fixture
-def chain(chain_node, deployed) -> Iterator[Env]:
-    """The deployed suite, reverted to its session state after the test (on our own node:
-    checked before each test, as its port could have been taken over if it died)."""
-    chain_node.check()
-    snapshot_id = deployed.snapshot()
-    try:
-        yield deployed
-    finally:
-        deployed.revert(snapshot_id)
-
-
-@pytest.fixture
-def market(chain) -> Env:
-    """``chain`` plus a registered model, its payees and the standard offers."""
-    env, a = chain, chain.acct
+def configure_standard_offers(env: Env) -> None:
+    """Register ``MODEL`` with a payee and configure the standard offers (the ids above)."""
+    a = env.acct
     env.send(env.registry.functions.registerModel(MODEL, a.publisher, "ipfs://model"), a.publisher)
     env.send(env.vault.functions.configurePayees(MODEL, [a.carol], [1000]), a.splits)
     configs = {
@@ -202,4 +177,3 @@ def market(chain) -> Env:
     }
     for offer_id, config in configs.items():
         env.send(env.token.functions.configureOffer(offer_id, config), a.publisher)
-    return env
