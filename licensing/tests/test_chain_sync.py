@@ -8,12 +8,13 @@ from hypothesis import settings as search_settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from chain import abi, sync
+from chain import abi
 from chain.choices import OfferKind
 from chain.models import BlockRecord, IndexedEvent, Reorg, SyncCursor
 from chain.plan import SuiteConfig
 from chain.sync import sync_network
 from chain.testing import contracts
+from chain.testing.faults import WorkerDied, crash_after_events
 from chain.testing.market import CREDITS, DAY, LICENSE_NATIVE, MODEL, PERPETUAL, SHARES
 from licensing.models import (
     ChainModel,
@@ -139,19 +140,9 @@ def test_indexing_twice_leaves_the_same_rows(network, market):
 def test_a_crash_mid_batch_loses_and_doubles_nothing(network, market, settings, fail_after):
     settings.CHAIN_SYNC_INITIAL_SPAN = 4
     activity(market)
-    written = []
 
-    def crash(event):
-        written.append(event.pk)
-        if len(written) == fail_after:
-            raise RuntimeError("the worker died")
-
-    sync.after_event_written = crash
-    try:
-        with pytest.raises(RuntimeError, match="the worker died"):
-            sync_network(network=network)
-    finally:
-        sync.after_event_written = None
+    with crash_after_events(fail_after), pytest.raises(WorkerDied, match="the worker died"):
+        sync_network(network=network)
     cursor_blocks = {c.contract_name: c.last_block for c in SyncCursor.objects.all()}
     assert all(
         IndexedEvent.objects.filter(contract_name=name, block_number__gt=last).count() == 0
