@@ -106,7 +106,3 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name} {self.version}"
-
-    @property
-    def is_ready(self) -> bool:
-        return self.status == VersionStatus.READY

@@ -43,6 +43,3 @@ class ApiKeyCreateForm(forms.ModelForm):
         if expires_at is not None and expires_at <= timezone.now():
             raise forms.ValidationError("The expiry must be in the future.")
         return expires_at
-
-
-ROLE_CHOICES = Role.choices
