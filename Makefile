@@ -17,16 +17,21 @@ help:
 	@echo "make test   set up and run lint and the whole test suite"
 	@echo "make bench  run the benchmarks (prints JSON lines)"
 
+# Installs show pip's and npm's own progress (a first run downloads a few hundred MB); once the
+# stamp files exist, later runs skip them, so `make test` stays quiet.
 $(BIN)/python:
+	@echo "==> Creating $(VENV) and upgrading pip"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --progress-bar on --upgrade pip
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@echo "==> Installing Python packages (the first time takes a few minutes)"
+	$(BIN)/pip install --progress-bar on -r requirements-dev.txt
 	$(BIN)/pip check
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "==> Installing Node packages (anvil, solc, OpenZeppelin)"
 	npm ci --no-audit --no-fund
 	touch $@
 

@@ -1,7 +1,10 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -21,6 +24,7 @@ BADGE_COLOURS = {
     VersionStatus.REJECTED: "#b3261e",
     VersionStatus.TAMPERED: "#7a0019",
     VersionStatus.RETIRED: "#8a8f99",
+    VersionStatus.DELETING: "#8a8f99",
 }
 
 
@@ -114,22 +118,38 @@ class AIModelAdmin(TenantAdminMixin, admin.ModelAdmin):
         services.model_save(model=obj)
 
 
+class PublicationFilter(admin.SimpleListFilter):
+    title = "publication"
+    parameter_name = "published"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Published"), ("no", "Draft (not public)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(published_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(published_at__isnull=True)
+        return queryset
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
     tenant_field = "model__organization"
     list_display = [
-        "model", "version", "format", "badge", "size", "short_sha256", "sklearn_version",
-        "created_at",
+        "model", "version", "format", "badge", "published", "size", "short_sha256",
+        "sklearn_version", "created_at",
     ]  # fmt: skip
-    list_filter = ["status", "format", "model"]
+    list_filter = ["status", PublicationFilter, "format", "model"]
     list_select_related = ["model", "model__organization"]
     search_fields = ["version", "model__name", "sha256"]
     autocomplete_fields = ["model"]
-    actions = ["revalidate", "retire"]
+    actions = ["revalidate", "publish", "unpublish", "retire", "delete_versions"]
     readonly_fields = [
-        "model", "version", "format", "badge", "rejection_reason", "download", "sha256",
-        "size", "original_filename", "estimator_class", "n_features", "feature_names", "classes",
-        "sklearn_version", "uploaded_by", "created_at", "validated_at",
+        "model", "version", "format", "badge", "publication", "rejection_reason",
+        "schema_change_text", "download", "sha256", "size", "original_filename",
+        "estimator_class", "n_features", "feature_names", "classes", "sklearn_version",
+        "uploaded_by", "created_at", "validated_at",
     ]  # fmt: skip
 
     @admin.display(description="Status", ordering="status")
@@ -139,6 +159,25 @@ class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
     @admin.display(description="Size", ordering="size_bytes")
     def size(self, obj):
         return human_size(obj.size_bytes)
+
+    @admin.display(description="Published", boolean=True, ordering="published_at")
+    def published(self, obj):
+        return obj.is_published
+
+    @admin.display(description="Publication")
+    def publication(self, obj):
+        if obj.is_published:
+            by = f" by {obj.published_by}" if obj.published_by else ""
+            return f"Published {obj.published_at:%Y-%m-%d %H:%M} UTC{by}."
+        if obj.status == VersionStatus.READY:
+            return "Draft: not public until a manager publishes it (action Publish)."
+        return "Not public."
+
+    @admin.display(description="Schema change")
+    def schema_change_text(self, obj):
+        if obj.schema_change:
+            return obj.schema_change_summary
+        return "Nothing to compare with (no earlier accepted version)." if obj.is_ready else "-"
 
     @admin.display(description="sha256")
     def short_sha256(self, obj):
@@ -195,10 +234,56 @@ class ModelVersionAdmin(TenantAdminMixin, admin.ModelAdmin):
         count = sum(services.version_revalidate(version=version) for version in queryset)
         self.message_user(request, f"Queued {count} version(s) for validation.", messages.SUCCESS)
 
+    @admin.action(description="Publish (public on a listed model)", permissions=["manage"])
+    def publish(self, request, queryset):
+        published, not_ready = 0, 0
+        for version in queryset:
+            try:
+                published += services.version_publish(version=version, published_by=request.user)
+            except ValidationError:
+                not_ready += 1
+        self.message_user(request, f"Published {published} version(s).", messages.SUCCESS)
+        if not_ready:
+            message = f"{not_ready} version(s) are not ready and were not published."
+            self.message_user(request, message, messages.WARNING)
+
+    @admin.action(description="Unpublish (back to draft)", permissions=["manage"])
+    def unpublish(self, request, queryset):
+        count = sum(services.version_unpublish(version=version) for version in queryset)
+        self.message_user(request, f"Unpublished {count} version(s).", messages.SUCCESS)
+
     @admin.action(description="Retire", permissions=["manage"])
     def retire(self, request, queryset):
         count = sum(services.version_retire(version=version) for version in queryset)
         self.message_user(request, f"Retired {count} version(s).", messages.SUCCESS)
+
+    @admin.action(description="Delete rejected or retired versions", permissions=["manage"])
+    def delete_versions(self, request, queryset):
+        """Ask first (listing what goes and what stays), then delete through the service."""
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/models_hub/modelversion/delete_versions.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Delete model versions?",
+                    "opts": self.model._meta,
+                    "deletable": list(queryset.select_related("model").filter(services.DELETABLE)),
+                    "kept": list(queryset.select_related("model").exclude(services.DELETABLE)),
+                    "selected": list(queryset.values_list("pk", flat=True)),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        deleted, kept = 0, []
+        for version in queryset:
+            try:
+                services.version_delete(version=version)
+                deleted += 1
+            except ValidationError as exc:
+                kept.append(exc.messages[0])
+        self.message_user(request, f"Deleted {deleted} version(s).", messages.SUCCESS)
+        for reason in kept:
+            self.message_user(request, reason, messages.WARNING)
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.download_view)

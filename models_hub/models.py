@@ -9,7 +9,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from models_hub.choices import ArtifactFormat, Task, VersionStatus
+from models_hub.choices import ArtifactFormat, RejectionCode, Task, VersionStatus
 
 VERSION_RE = re.compile(r"^(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})$")
 validate_version = RegexValidator(
@@ -45,7 +45,7 @@ class AIModel(models.Model):
     task = models.CharField(max_length=20, choices=Task.choices)
     tags = models.JSONField(default=list, blank=True)
     listed = models.BooleanField(
-        default=False, help_text="Listed models and their ready versions are public."
+        default=False, help_text="Listed models and their published ready versions are public."
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -79,11 +79,25 @@ class ModelVersion(models.Model):
         max_length=12, choices=VersionStatus.choices, default=VersionStatus.UPLOADED
     )
     rejection_reason = models.TextField(blank=True)
+    rejection_code = models.CharField(max_length=32, choices=RejectionCode.choices, blank=True)
     estimator_class = models.CharField(max_length=255, blank=True)
     feature_names = models.JSONField(default=list, blank=True)
     n_features = models.PositiveIntegerField(null=True, blank=True)
     classes = models.JSONField(null=True, blank=True)
     sklearn_version = models.CharField(max_length=32, blank=True)
+    schema_change = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="How the features (and classes) differ from the previous accepted version.",
+    )
+    # A ready version is a draft until a manager publishes it; only published ones are public.
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set once: a version that was ever public is kept (retired), never deleted.
+    first_published_at = models.DateTimeField(null=True, blank=True, editable=False)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -101,8 +115,30 @@ class ModelVersion(models.Model):
             models.CheckConstraint(
                 condition=models.Q(size_bytes__gt=0), name="modelversion_size_positive"
             ),
+            models.CheckConstraint(
+                condition=models.Q(rejection_code="")
+                | models.Q(rejection_code__in=RejectionCode.values),
+                name="modelversion_rejection_code_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(published_at__isnull=True)
+                | models.Q(first_published_at__isnull=False),
+                name="modelversion_published_first",
+            ),
         ]
         indexes = [models.Index(fields=["model", "status"])]
 
     def __str__(self) -> str:
         return f"{self.model.name} {self.version}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == VersionStatus.READY
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    @property
+    def schema_change_summary(self) -> str:
+        return (self.schema_change or {}).get("summary", "")

@@ -260,9 +260,13 @@ class LoadLimits:
 
 def element_count(shape) -> int:
     """The element count of a numpy shape, in Python integers (no overflow)."""
-    dims = (shape,) if isinstance(shape, int) else tuple(shape)
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in dims):
-        raise MalformedArtifact(f"an array shape is malformed: {shape!r}")
+    try:
+        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    except TypeError:
+        dims = (None,)
+    for n in dims:
+        if type(n) is not int or n < 0:  # numpy hands shapes as plain ints; bool is refused
+            raise MalformedArtifact(f"an array shape is malformed: {shape!r}")
     return math.prod(dims)
 
 
@@ -299,7 +303,9 @@ def _latin1_only(args, kwargs) -> int:
     return len(args[0])
 
 
-@lru_cache(maxsize=1)
+_CHECKED_CALLS: dict = {}
+
+
 def _checked_calls() -> dict:
     """Trusted callables whose arguments from the file are checked: what they may allocate."""
     import _codecs
@@ -310,26 +316,29 @@ def _checked_calls() -> dict:
     from sklearn.neighbors import _ball_tree, _kd_tree
     from sklearn.tree._tree import Tree
 
-    return {
-        _codecs.encode: _latin1_only,
-        _ball_tree.newObj: _class_only,
-        _kd_tree.newObj: _class_only,
-        _dist_metrics.newObj: _class_only,
-        bytearray: _first_int,
-        bytes: _first_int,
-        np.ndarray: lambda args, kwargs: array_nbytes(
-            args[0] if args else kwargs.get("shape", ()),
-            args[1] if len(args) > 1 else kwargs.get("dtype", float),
-        ),
-        _reconstruct: lambda args, kwargs: array_nbytes(args[1], args[2]),
-        Tree: _tree_bytes,
-    }
+    _CHECKED_CALLS.update(
+        {
+            _codecs.encode: _latin1_only,
+            _ball_tree.newObj: _class_only,
+            _kd_tree.newObj: _class_only,
+            _dist_metrics.newObj: _class_only,
+            bytearray: _first_int,
+            bytes: _first_int,
+            np.ndarray: lambda args, kwargs: array_nbytes(
+                args[0] if args else kwargs.get("shape", ()),
+                args[1] if len(args) > 1 else kwargs.get("dtype", float),
+            ),
+            _reconstruct: lambda args, kwargs: array_nbytes(args[1], args[2]),
+            Tree: _tree_bytes,
+        }
+    )
+    return _CHECKED_CALLS
 
 
 def check_call_size(func, args: tuple, kwargs: dict, limits: LoadLimits) -> None:
     """Refuse a call that would allocate more than the limit from a number in the file."""
     try:
-        sizer = _checked_calls().get(func)
+        sizer = (_CHECKED_CALLS or _checked_calls()).get(func)
     except TypeError:  # an unhashable callable is none of ours
         return
     if sizer is None:

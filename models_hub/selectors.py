@@ -1,4 +1,9 @@
-"""Reads for the registry: what the public, and an organization's own keys, may see."""
+"""Reads for the registry: what the public, and an organization's own keys, may see.
+
+Public means: a listed model of an active organization, and of it the versions that are ready
+and published. Drafts (ready, not yet published), versions being validated, rejected, retired
+or tampered ones are seen only by the owning organization.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ from django.db.models import Count, Q, QuerySet
 from models_hub.choices import VersionStatus
 from models_hub.models import AIModel, ModelVersion
 
+PUBLIC_VERSION = Q(status=VersionStatus.READY, published_at__isnull=False)
+
 
 def models_listed() -> QuerySet[AIModel]:
-    ready = Q(versions__status=VersionStatus.READY)
+    public = Q(versions__status=VersionStatus.READY, versions__published_at__isnull=False)
     return (
         AIModel.objects.filter(listed=True, organization__status="active")
         .select_related("organization")
-        .annotate(ready_versions=Count("versions", filter=ready))
+        .annotate(ready_versions=Count("versions", filter=public))
         .order_by("organization__slug", "slug")
     )
 
@@ -35,5 +42,6 @@ def model_visible(*, org_slug: str, slug: str, own_organization_id: int | None) 
 
 
 def versions_visible(*, model: AIModel, own: bool) -> QuerySet[ModelVersion]:
+    """Every version for the owning organization; the published ready ones for anyone else."""
     versions = model.versions.order_by("-sort_key")
-    return versions if own else versions.filter(status=VersionStatus.READY)
+    return versions if own else versions.filter(PUBLIC_VERSION)

@@ -1,4 +1,5 @@
-"""Writes for the model registry: models, uploads, validation, retirement, verified reads."""
+"""Writes for the model registry: models, uploads, validation, publication, retirement,
+deletion, verified reads."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
-from models_hub.choices import ArtifactFormat, Task, VersionStatus
+from models_hub.choices import ArtifactFormat, RejectionCode, Task, VersionStatus
+from models_hub.errors import ModelsErrorCode
+from models_hub.feature_schema import SchemaFacts, check_schema
 from models_hub.loading import (
     ArtifactTampered,
     MalformedArtifact,
@@ -99,7 +104,7 @@ class _HashingReader:
 
 
 def field_error(field: str, message: str, code: str) -> ValidationError:
-    """A field error that keeps its code (the API maps codes to statuses)."""
+    """A field error that keeps its code (``models_hub.errors``; the API answers its status)."""
     return ValidationError({field: ValidationError(message, code=code)})
 
 
@@ -107,12 +112,12 @@ def format_for(filename: str, declared: str | None) -> str:
     if declared:
         if declared not in ArtifactFormat.values:
             message = f"Unknown format {declared!r}: use joblib or skops."
-            raise field_error("format", message, "unknown_format")
+            raise field_error("format", message, ModelsErrorCode.UNKNOWN_FORMAT.code)
         return declared
     suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if suffix not in EXTENSIONS:
         message = "Name the file *.joblib, *.pkl or *.skops, or give the format."
-        raise field_error("artifact", message, "unknown_format")
+        raise field_error("artifact", message, ModelsErrorCode.UNKNOWN_FORMAT.code)
     return EXTENSIONS[suffix]
 
 
@@ -142,13 +147,13 @@ def version_upload(
         default_storage.delete(name)
         limit_mb = settings.MODEL_ARTIFACT_MAX_BYTES / 1024 / 1024
         message = f"The file is over the {limit_mb:.0f} MB limit."
-        raise field_error("artifact", message, "artifact_too_large") from None
+        raise field_error("artifact", message, ModelsErrorCode.ARTIFACT_TOO_LARGE.code) from None
     except BaseException:  # a client that went away, a full disk: leave no partial file
         default_storage.delete(name)
         raise
     if reader.size == 0:
         default_storage.delete(stored)
-        raise field_error("artifact", "The file is empty.", "empty_artifact")
+        raise field_error("artifact", "The file is empty.", ModelsErrorCode.EMPTY_ARTIFACT.code)
     row.artifact.name = stored
     row.sha256 = reader.digest.hexdigest()
     row.size_bytes = reader.size
@@ -164,7 +169,7 @@ def version_upload(
 
 def _version_exists(version: str) -> ValidationError:
     message = f"Version {version} of this model exists already."
-    return field_error("version", message, "version_exists")
+    return field_error("version", message, ModelsErrorCode.VERSION_EXISTS.code)
 
 
 @transaction.atomic
@@ -260,35 +265,78 @@ def version_validate(*, version_id: int) -> ModelVersion | None:
     if not claimed:
         return None  # another worker has it, or it is no longer waiting
     version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    version.schema_change = None
+    rejected = VersionStatus.REJECTED
     try:
         data = read_verified(name=version.artifact.name, sha256=version.sha256)
         loaded = deserialize(data, version.format)
         facts = inspect_estimator(loaded.estimator, task=version.model.task)
     except ArtifactTampered as exc:
-        return _finish(version, VersionStatus.TAMPERED, str(exc))
+        return _finish(version, VersionStatus.TAMPERED, str(exc), RejectionCode.ARTIFACT_TAMPERED)
     except FileNotFoundError:
-        return _finish(version, VersionStatus.REJECTED, "the stored file is missing")
-    except (UntrustedContent, MalformedArtifact, EstimatorProblem) as exc:
-        return _finish(version, VersionStatus.REJECTED, str(exc))
+        return _finish(
+            version, rejected, "the stored file is missing", RejectionCode.ARTIFACT_MISSING
+        )
+    except UntrustedContent as exc:
+        return _finish(version, rejected, str(exc), RejectionCode.UNTRUSTED_CONTENT)
+    except MalformedArtifact as exc:
+        return _finish(version, rejected, str(exc), RejectionCode.MALFORMED_ARTIFACT)
+    except EstimatorProblem as exc:
+        return _finish(version, rejected, str(exc), RejectionCode.UNUSABLE_ESTIMATOR)
     except Exception as exc:  # anything the estimator itself raised while loading
         logger.warning("version %s failed to load", version_id, exc_info=True)
-        return _finish(
-            version, VersionStatus.REJECTED, f"loading failed: {type(exc).__name__}: {exc}"
-        )
+        reason = f"loading failed: {type(exc).__name__}: {exc}"
+        return _finish(version, rejected, reason, RejectionCode.LOAD_FAILED)
     version.estimator_class = facts.estimator_class
     version.feature_names = facts.feature_names
     version.n_features = facts.n_features
     version.classes = facts.classes
     version.sklearn_version = loaded.sklearn_version
-    return _finish(version, VersionStatus.READY, "")
+    return _finish_if_schema_fits(version)
 
 
-def _finish(version: ModelVersion, status: str, reason: str) -> ModelVersion:
+# Versions whose features count: they passed validation (retired ones once served clients).
+_ACCEPTED = [VersionStatus.READY, VersionStatus.RETIRED]
+
+
+def _facts(version: ModelVersion) -> SchemaFacts:
+    return SchemaFacts(
+        version=version.version,
+        sort_key=version.sort_key,
+        feature_names=list(version.feature_names),
+        classes=version.classes,
+    )
+
+
+@transaction.atomic
+def _finish_if_schema_fits(version: ModelVersion) -> ModelVersion:
+    """Ready, unless the features differ from an accepted version of the same MAJOR.
+
+    The model's row is locked so that two versions validated at once are compared one after
+    the other (each sees the other's outcome).
+    """
+    list(AIModel.objects.select_for_update().filter(pk=version.model_id).values_list("pk"))
+    accepted = (
+        ModelVersion.objects.filter(model_id=version.model_id, status__in=_ACCEPTED)
+        .exclude(pk=version.pk)
+        .only("version", "sort_key", "feature_names", "classes")
+    )
+    verdict = check_schema(_facts(version), [_facts(other) for other in accepted])
+    version.schema_change = verdict.change
+    if verdict.problem:
+        return _finish(
+            version, VersionStatus.REJECTED, verdict.problem, RejectionCode.SCHEMA_MISMATCH
+        )
+    return _finish(version, VersionStatus.READY, "", "")
+
+
+def _finish(version: ModelVersion, status: str, reason: str, code: str) -> ModelVersion:
     version.status = status
     version.rejection_reason = reason[:2000]
+    version.rejection_code = code
     version.validated_at = timezone.now()
-    fields = ["status", "rejection_reason", "validated_at", "estimator_class", "feature_names"]
-    fields += ["n_features", "classes", "sklearn_version"]
+    fields = ["status", "rejection_reason", "rejection_code", "validated_at", "estimator_class"]
+    fields += ["feature_names", "n_features", "classes", "sklearn_version", "schema_change"]
     updated = ModelVersion.objects.filter(pk=version.pk, status=VersionStatus.VALIDATING).update(
         **{name: getattr(version, name) for name in fields}
     )
@@ -302,7 +350,7 @@ def version_revalidate(*, version: ModelVersion) -> bool:
     allowed = [VersionStatus.REJECTED, VersionStatus.TAMPERED, VersionStatus.READY]
     with transaction.atomic():
         updated = ModelVersion.objects.filter(pk=version.pk, status__in=allowed).update(
-            status=VersionStatus.UPLOADED, rejection_reason=""
+            status=VersionStatus.UPLOADED, rejection_reason="", rejection_code=""
         )
         if updated:
             _enqueue_validation(version.pk)
@@ -312,18 +360,106 @@ def version_revalidate(*, version: ModelVersion) -> bool:
 def version_retire(*, version: ModelVersion) -> bool:
     updated = (
         ModelVersion.objects.filter(pk=version.pk)
-        .exclude(status=VersionStatus.RETIRED)
+        .exclude(status__in=[VersionStatus.RETIRED, VersionStatus.DELETING])
         .update(status=VersionStatus.RETIRED)
     )
     return bool(updated)
+
+
+# --- publication and deletion ------------------------------------------------------------------
+
+
+def version_publish(*, version: ModelVersion, published_by=None) -> bool:
+    """Make a ready version public (on a listed model); False if it was published already.
+
+    Raises a ValidationError (code ``version_not_ready``) for a version that is not ready.
+    """
+    now = Value(timezone.now(), output_field=DateTimeField())
+    updated = ModelVersion.objects.filter(
+        pk=version.pk, status=VersionStatus.READY, published_at__isnull=True
+    ).update(
+        published_at=now,
+        published_by=published_by,
+        first_published_at=Coalesce("first_published_at", now),
+    )
+    version.refresh_from_db()
+    if not updated and version.status != VersionStatus.READY:
+        message = f"Version {version.version} is {version.status}: only ready versions are "
+        raise ValidationError(message + "published.", code=ModelsErrorCode.VERSION_NOT_READY.code)
+    return bool(updated)
+
+
+def version_unpublish(*, version: ModelVersion) -> bool:
+    """Take a version out of public view (a draft again); False if it was not published."""
+    updated = ModelVersion.objects.filter(pk=version.pk, published_at__isnull=False).update(
+        published_at=None, published_by=None
+    )
+    version.refresh_from_db()
+    return bool(updated)
+
+
+# Deletable: versions no client can rely on. A version that was ever public is only retired.
+DELETABLE = Q(
+    status__in=[VersionStatus.REJECTED, VersionStatus.RETIRED, VersionStatus.DELETING],
+    first_published_at__isnull=True,
+)
+
+
+def version_delete(*, version: ModelVersion) -> None:
+    """Delete a rejected or retired version that was never public: its row and its file.
+
+    Neither may outlive the other. The row is marked ``deleting`` (no read serves it, no other
+    action takes it); once that commits, the file goes and then the row. A failure in between
+    leaves the row marked ``deleting``, never a row that claims a file it lacks nor a file
+    without a row, and calling this again finishes the job. Raises a ValidationError (code
+    ``version_not_deletable``) for any other version.
+    """
+    with transaction.atomic():
+        claimed = ModelVersion.objects.filter(DELETABLE, pk=version.pk).update(
+            status=VersionStatus.DELETING
+        )
+        if not claimed:
+            raise _not_deletable(version)
+        # after the commit: a rollback of the caller's transaction must not cost the file
+        name = version.artifact.name
+        transaction.on_commit(lambda: _delete_file_then_row(version.pk, name))
+    version.status = VersionStatus.DELETING
+
+
+def _delete_file_then_row(version_id: int, name: str) -> None:
+    try:
+        default_storage.delete(name)  # a file that is gone already is no error
+    except OSError as exc:  # the disk or the object store: the row stays marked, to retry
+        logger.warning("the file of model version %s was not deleted", version_id, exc_info=True)
+        message = f"The stored file could not be deleted ({exc}); delete the version again."
+        raise ValidationError(message, code=ModelsErrorCode.VERSION_DELETE_INCOMPLETE.code) from exc
+    ModelVersion.objects.filter(pk=version_id, status=VersionStatus.DELETING).delete()
+    logger.info("deleted model version %s and its file %s", version_id, name)
+
+
+def _not_deletable(version: ModelVersion) -> ValidationError:
+    row = ModelVersion.objects.filter(pk=version.pk).values("status", "first_published_at")
+    current = row.first()
+    if current is None:
+        message = f"Version {version.version} is gone already."
+    elif current["first_published_at"] is not None:
+        message = f"Version {version.version} was public once: it is kept (retire it), not deleted."
+    else:
+        message = (
+            f"Version {version.version} is {current['status']}: only rejected or retired "
+            "versions are deleted."
+        )
+    return ValidationError(message, code=ModelsErrorCode.VERSION_NOT_DELETABLE.code)
 
 
 # --- verified reads ----------------------------------------------------------------------------
 
 
 def _mark_tampered(version: ModelVersion, exc: ArtifactTampered) -> None:
-    ModelVersion.objects.filter(pk=version.pk).update(
-        status=VersionStatus.TAMPERED, rejection_reason=str(exc)[:2000]
+    ModelVersion.objects.filter(pk=version.pk).exclude(status=VersionStatus.DELETING).update(
+        status=VersionStatus.TAMPERED,
+        rejection_reason=str(exc)[:2000],
+        rejection_code=RejectionCode.ARTIFACT_TAMPERED,
     )
     version.status = VersionStatus.TAMPERED
     logger.error("artifact of model version %s was tampered with: %s", version.pk, exc)
@@ -331,6 +467,8 @@ def _mark_tampered(version: ModelVersion, exc: ArtifactTampered) -> None:
 
 def artifact_read(*, version: ModelVersion) -> bytes:
     """The artifact's bytes for a download, refusing (and flagging) a changed file."""
+    if version.status == VersionStatus.DELETING:
+        raise FileNotFoundError(f"version {version.version} is being deleted")
     try:
         return read_verified(name=version.artifact.name, sha256=version.sha256)
     except ArtifactTampered as exc:

@@ -29,6 +29,8 @@ import pickle
 import types
 from functools import lru_cache
 
+import numpy as np
+
 from models_hub.safety import (
     ForbiddenStateChange,
     LoadLimits,
@@ -68,9 +70,8 @@ class _Inert:
 def _is_shared(obj) -> bool:
     """Whether ``obj`` is process-wide: a class, a function or method, or a module."""
     return (
-        isinstance(obj, (type, types.ModuleType))
-        or inspect.isroutine(obj)
-        or isinstance(obj, (staticmethod, classmethod, property))
+        isinstance(obj, (type, types.ModuleType, staticmethod, classmethod, property))
+        or (callable(obj) and inspect.isroutine(obj))  # callable() first: it is cheap
     )
 
 
@@ -163,8 +164,6 @@ class _Guards:
         if not (isinstance(state, tuple) and len(state) in (4, 5)):
             raise MalformedArtifact("an array's state is malformed")
         shape, dtype, _fortran, raw = state[-4:]
-        import numpy as np
-
         if not isinstance(dtype, np.dtype):
             raise MalformedArtifact("an array's state names no dtype")
         size = array_nbytes(shape, dtype)
@@ -184,11 +183,8 @@ class _Guards:
         except IndexError:
             raise MalformedArtifact(f"the pickle stream is malformed ({opcode})") from None
         self._refuse_shared(target, opcode)
-        if opcode == "BUILD":
-            import numpy as np
-
-            if type(target) is np.ndarray:
-                self._check_array_state(target, self.stack[-1])
+        if opcode == "BUILD" and type(target) is np.ndarray:
+            self._check_array_state(target, self.stack[-1])
 
     def _instantiate(self, klass, args):  # OBJ and INST
         self._check_call(klass, tuple(args))
@@ -270,8 +266,6 @@ def _joblib_unpickler_class():
             self.stack.append(self._read_array(wrapper))
 
         def _check_wrapper(self, state: dict) -> None:
-            import numpy as np
-
             if state.get("subclass") not in (np.ndarray, np.memmap):
                 raise MalformedArtifact("an array header names no numpy array type")
             if state.get("order") not in ("C", "F"):
@@ -282,8 +276,6 @@ def _joblib_unpickler_class():
             self.limits.check_array(array_nbytes(state.get("shape"), dtype))
 
         def _read_array(self, wrapper):
-            import numpy as np
-
             if not wrapper.dtype.hasobject:
                 return wrapper.read_array(self, self.ensure_native_byte_order)
             array = _InnerUnpickler(self.file_handle, outer=self).load()

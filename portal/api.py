@@ -12,7 +12,7 @@ from ninja import NinjaAPI, Router, Schema
 from chain.api import router as chain_router
 from licensing.api import router as licensing_router
 from models_hub.api import router as models_router
-from portal.api_errors import ErrorOut, install_error_handlers
+from portal.api_errors import errors, install_error_handlers
 from portal.auth import ApiKeyAuth
 from portal.choices import ApiScope
 
@@ -20,8 +20,10 @@ api = NinjaAPI(
     title="Model Licensing Portal API",
     version="1",
     description=(
-        "Authenticate with `Authorization: Bearer <key>` (API keys are created in the admin). "
-        "Every 4xx answers `{code, message, details}` with a stable `code`."
+        "Authenticate with `Authorization: Bearer <key>` (API keys are created in the admin); "
+        "endpoints without a lock are public and take a key optionally. Every 4xx and 5xx "
+        "answers `{code, message, details}`: `code` is stable (the README lists every code), "
+        "`details` is a list, often empty, of `{field, code, message}`."
     ),
     urls_namespace="api",
     docs_url="/docs",
@@ -47,7 +49,7 @@ class OrganizationOut(Schema):
     member_count: int
 
 
-@router.get("/key", response={200: ApiKeyOut, 401: ErrorOut}, auth=ApiKeyAuth())
+@router.get("/key", response={200: ApiKeyOut, **errors(401)}, auth=ApiKeyAuth())
 def current_key(request):
     """The API key this request is made with."""
     key = request.auth
@@ -62,7 +64,7 @@ def current_key(request):
 
 @router.get(
     "/organization",
-    response={200: OrganizationOut, 401: ErrorOut, 403: ErrorOut},
+    response={200: OrganizationOut, **errors(401, 403)},
     auth=ApiKeyAuth(ApiScope.ORG_READ),
 )
 def current_organization(request):

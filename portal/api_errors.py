@@ -1,95 +1,205 @@
-"""One error shape for the whole API: ``{"code", "message", "details"}`` with stable codes."""
+"""The API's one error shape, and the one place where errors become HTTP answers.
+
+Every 4xx and 5xx under ``/api/`` answers ``{"code", "message", "details"}``: ``code`` is a
+registered code (``portal.errors.registry()``), ``message`` is for people, ``details`` is a
+list (often empty) of ``{"field", "code", "message"}``. The handlers below map a
+``DomainError``, ninja's and Django's validation errors, Django's request errors (a body that
+does not parse, one that is too large) and anything unexpected; ``ApiErrorMiddleware`` catches
+what never reaches them (Django's 404, ninja's 405, a 500 raised outside an endpoint).
+"""
 
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
+from functools import cache
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+from django.urls import reverse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from portal.errors import (
+    DomainError,
+    ErrorCode,
+    ErrorDetail,
+    PortalErrorCode,
+    detail,
+    generic_code,
+    registry,
+)
+
 logger = logging.getLogger(__name__)
 
-# Codes used when an error does not carry its own. Clients may rely on these.
-STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    422: "validation_error",
-    429: "rate_limited",
-    503: "service_unavailable",
-}
+# Where ninja's validation errors say a value came from; ``field`` names the value itself.
+PARAM_SOURCES = {"path", "query", "header", "cookie", "body", "form", "file"}
+
+
+class ErrorDetailOut(Schema):
+    field: str | None
+    code: str
+    message: str
 
 
 class ErrorOut(Schema):
     code: str
     message: str
-    details: dict | list | None = None
+    details: list[ErrorDetailOut]
 
 
-class ApiError(HttpError):
-    """Raise from endpoints and services' callers: a status, a stable code and a message."""
-
-    def __init__(self, status: int, code: str, message: str, details=None):
-        super().__init__(status, message)
-        self.code = code
-        self.details = details
+def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
+    """The error part of an endpoint's ``response=``: each status it can answer."""
+    return dict.fromkeys(statuses, ErrorOut)
 
 
-def error_body(status: int, message: str, code: str | None = None, details=None) -> dict:
-    return {
-        "code": code
-        or STATUS_CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_")),
-        "message": message,
-        "details": details,
-    }
+def error_body(
+    error: ErrorCode, message: str | None = None, details: list[ErrorDetail] | None = None
+) -> dict:
+    return {"code": error.code, "message": message or error.message, "details": details or []}
+
+
+def error_response(
+    error: ErrorCode,
+    message: str | None = None,
+    details: list[ErrorDetail] | None = None,
+    *,
+    status: int | None = None,
+) -> JsonResponse:
+    """The error shape outside ninja (plain Django views, the middleware)."""
+    return JsonResponse(error_body(error, message, details), status=status or error.status)
+
+
+def from_django_validation(exc: DjangoValidationError) -> DomainError:
+    """A service's ``ValidationError``: its first registered code decides code and status."""
+    fields = exc.error_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.error_list}
+    items = [
+        (None if field == NON_FIELD_ERRORS else field, error)
+        for field, field_errors in fields.items()
+        for error in field_errors
+    ]
+    details = [
+        detail(field, error.code or "invalid", message)
+        for field, error in items
+        for message in error  # a ValidationError iterates over its formatted messages
+    ]
+    codes = registry()
+    for _, error in items:
+        if error.code in codes:
+            return DomainError(codes[error.code], next(iter(error)), details=details)
+    message = details[0]["message"] if details else None
+    return DomainError(PortalErrorCode.VALIDATION_ERROR, message, details=details)
+
+
+def from_ninja_validation(exc: ValidationError) -> DomainError:
+    details = []
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in PARAM_SOURCES:
+            loc = loc[1:]
+        details.append(detail(".".join(loc) or None, error["type"], error["msg"]))
+    return DomainError(PortalErrorCode.VALIDATION_ERROR, details=details)
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
-    def respond(request, status, message, code=None, details=None):
-        return api.create_response(
-            request, error_body(status, message, code, details), status=status
-        )
+    def respond(request, error: DomainError, status: int | None = None):
+        body = error_body(error.error, error.message, error.details)
+        return api.create_response(request, body, status=status or error.status)
 
-    @api.exception_handler(ApiError)
-    def api_error(request, exc: ApiError):
-        return respond(request, exc.status_code, exc.message, exc.code, exc.details)
+    def handle(exc_type, error: ErrorCode, message: str | None = None):
+        def handler(request, exc):
+            return respond(request, DomainError(error, message))
 
-    @api.exception_handler(AuthenticationError)
-    def unauthenticated(request, exc):
-        return respond(
-            request, 401, "Send an API key as 'Authorization: Bearer <key>'.", "unauthenticated"
-        )
+        api.add_exception_handler(exc_type, handler)
+
+    @api.exception_handler(DomainError)
+    def domain_error(request, exc: DomainError):
+        return respond(request, exc)
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
-        return respond(request, exc.status_code, exc.message)
+        # ninja's own (400 for a body that does not parse) and endpoints that only have a status
+        error = DomainError(generic_code(exc.status_code), exc.message)
+        return respond(request, error, exc.status_code)
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):
-        return respond(request, 422, "The request did not validate.", details=exc.errors)
+        return respond(request, from_ninja_validation(exc))
 
     @api.exception_handler(DjangoValidationError)
     def model_validation_error(request, exc: DjangoValidationError):
-        details = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-        return respond(request, 422, "The request did not validate.", details=details)
+        return respond(request, from_django_validation(exc))
 
-    @api.exception_handler(Http404)
-    def not_found(request, exc):
-        return respond(request, 404, "Not found.")
+    @api.exception_handler(MultiPartParserError)
+    def malformed_multipart(request, exc: MultiPartParserError):
+        message = f"The multipart body could not be parsed: {exc}"
+        return respond(request, DomainError(PortalErrorCode.BAD_REQUEST, message))
 
-    @api.exception_handler(PermissionDenied)
-    def permission_denied(request, exc):
-        return respond(request, 403, str(exc) or "You may not do this.")
+    handle(AuthenticationError, PortalErrorCode.UNAUTHENTICATED)
+    handle(Http404, PortalErrorCode.NOT_FOUND)
+    handle(PermissionDenied, PortalErrorCode.FORBIDDEN)
+    handle(RequestDataTooBig, PortalErrorCode.PAYLOAD_TOO_LARGE)
+    handle(TooManyFieldsSent, PortalErrorCode.PAYLOAD_TOO_LARGE, "The request has too many fields.")
+    handle(TooManyFilesSent, PortalErrorCode.PAYLOAD_TOO_LARGE, "The request has too many files.")
+    handle(SuspiciousOperation, PortalErrorCode.BAD_REQUEST)
+    handle(BadRequest, PortalErrorCode.BAD_REQUEST)
+    handle(UnreadablePostError, PortalErrorCode.BAD_REQUEST, "The request body could not be read.")
 
     @api.exception_handler(Exception)
     def unexpected(request, exc):
         logger.exception("unhandled API error", exc_info=exc)
-        return respond(request, 500, "Something went wrong on our side.", "internal_error")
+        return respond(request, DomainError(PortalErrorCode.INTERNAL_ERROR))
+
+
+@cache
+def _api_prefix() -> str:
+    return reverse("api:api-root")
+
+
+def not_found_response() -> JsonResponse:
+    message = f"No such API endpoint: the API is described at {_api_prefix()}docs."
+    return error_response(PortalErrorCode.NOT_FOUND, message)
+
+
+def _reshaped(request, response) -> JsonResponse:
+    status = response.status_code
+    if status == 404:
+        return not_found_response()
+    message = None
+    if status == 405:
+        allowed = response.get("Allow", "")
+        message = f"{request.method} is not allowed here; this endpoint answers {allowed}."
+    reshaped = error_response(generic_code(status), message, status=status)
+    if "Allow" in response:
+        reshaped["Allow"] = response["Allow"]
+    return reshaped
+
+
+class ApiErrorMiddleware:
+    """Under ``/api/``, an error answered as HTML or text answers the JSON shape instead.
+
+    Django's 404 (and ninja's root view), ninja's 405, a 400 or 500 from outside any endpoint
+    (a debug page with a traceback included): the status stays, the body becomes an error.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith(_api_prefix())
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return _reshaped(request, response)
+        return response

@@ -5,12 +5,18 @@ from __future__ import annotations
 from ninja.security import HttpBearer
 
 from portal import services
-from portal.api_errors import ApiError
 from portal.choices import ApiScope
+from portal.errors import DomainError, PortalErrorCode, detail
+
+ANONYMOUS = "anonymous"
 
 
 class ApiKeyAuth(HttpBearer):
-    """Accepts a usable API key that holds every scope in ``scopes``."""
+    """Accepts a usable API key that holds every scope in ``scopes``.
+
+    A key that does not authenticate raises ``services.ApiKeyRejected`` (401); a missing scope
+    raises ``insufficient_scope`` (403) with one detail per missing scope.
+    """
 
     def __init__(self, *scopes: ApiScope) -> None:
         super().__init__()
@@ -19,16 +25,29 @@ class ApiKeyAuth(HttpBearer):
     def authenticate(self, request, token: str):
         if not token.strip():
             return None  # no key at all: ninja answers 401 "unauthenticated"
-        try:
-            api_key = services.api_key_authenticate(raw_key=token)
-        except services.ApiKeyRejected as exc:
-            raise ApiError(401, exc.code, exc.message) from None
+        api_key = services.api_key_authenticate(raw_key=token)
         missing = [scope for scope in self.scopes if not api_key.has_scope(scope)]
         if missing:
-            raise ApiError(
-                403,
-                "insufficient_scope",
+            raise DomainError(
+                PortalErrorCode.INSUFFICIENT_SCOPE,
                 f"The API key lacks the scope(s): {', '.join(missing)}.",
-                details={"required": self.scopes, "granted": api_key.scopes},
+                details=[
+                    detail("scopes", "insufficient_scope", f"The API key lacks {scope}.")
+                    for scope in missing
+                ],
             )
         return api_key
+
+
+class OptionalApiKey:
+    """Public endpoints: anonymous without a bearer key; a key that is sent must be good.
+
+    It is not a security scheme, so the OpenAPI document shows these endpoints without a lock.
+    ``request.auth`` is the ``ApiKey`` or ``ANONYMOUS``.
+    """
+
+    def __init__(self) -> None:
+        self.key_auth = ApiKeyAuth()
+
+    def __call__(self, request):
+        return self.key_auth(request) or ANONYMOUS

@@ -1,6 +1,7 @@
 """Demo organizations, staff of every role and a superuser (idempotent).
 
-The passwords below are for a local demo only and are printed on purpose. The `demo` command
+The password below is for a local demo only and is printed on purpose (it is set when a
+demo user is created; running the demo again keeps what the user has). The `demo` command
 (in the top app, models_hub) calls this and then adds each app's demo data.
 """
 
@@ -21,21 +22,33 @@ DEMO_ORGANIZATIONS = [
 
 
 def _user(email: str, *, superuser: bool = False):
+    """The demo user, created with the demo password; an existing one keeps its password.
+
+    Setting the password again would sign the user out everywhere on every ``make run`` (the
+    session keeps a hash of the password), so it is set only when the user is created.
+    """
     user_model = get_user_model()
-    user, _ = user_model.objects.get_or_create(
-        username=email, defaults={"email": email, "is_staff": True}
-    )
-    user.email = email
-    user.is_staff = True
-    user.is_superuser = superuser
-    user.set_password(DEMO_PASSWORD)
-    user.save()
+    user = user_model.objects.filter(username=email).first()
+    if user is None:
+        user = user_model(username=email, email=email, is_staff=True, is_superuser=superuser)
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        return user
+    wanted = {"email": email, "is_staff": True, "is_superuser": superuser}
+    changed = [field for field, value in wanted.items() if getattr(user, field) != value]
+    for field in changed:
+        setattr(user, field, wanted[field])
+    if changed:
+        user.save(update_fields=changed)
     return user
 
 
 @transaction.atomic
 def load_demo_organizations() -> tuple[list[Organization], list[tuple[str, str]]]:
-    """The demo organizations, and (e-mail, what they are) for each demo sign-in."""
+    """The demo organizations, and (e-mail, what they are) for each demo sign-in.
+
+    Safe to run again: nothing that exists is reset (passwords included).
+    """
     rows = [("admin@example.com", "superuser: sees every organization")]
     _user("admin@example.com", superuser=True)
     organizations = []

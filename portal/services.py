@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from portal.choices import ApiScope, OrganizationStatus, Role
+from portal.errors import DomainError, PortalErrorCode
 from portal.models import ApiKey, Membership, Organization
 from portal.validators import normalize_eth_address
 
@@ -133,28 +134,25 @@ def api_key_revoke(*, api_key: ApiKey) -> bool:
     return bool(updated)
 
 
-class ApiKeyRejected(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ApiKeyRejected(DomainError):
+    """A key that does not authenticate (401): malformed, unknown, revoked, expired, inactive."""
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey:
     """The usable key for ``raw_key``; raises ``ApiKeyRejected`` with a stable code otherwise."""
     parts = raw_key.split("_", 2)  # the secret part may itself contain "_"
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
-        raise ApiKeyRejected("invalid_api_key", "The API key is malformed.")
+        raise ApiKeyRejected(PortalErrorCode.INVALID_API_KEY, "The API key is malformed.")
     api_key = ApiKey.objects.select_related("organization", "owner").filter(prefix=parts[1]).first()
     if api_key is None or not secrets.compare_digest(api_key.key_hash, _hash_key(raw_key)):
-        raise ApiKeyRejected("invalid_api_key", "The API key is not known.")
+        raise ApiKeyRejected(PortalErrorCode.INVALID_API_KEY)
     now = timezone.now()
     if api_key.revoked_at is not None:
-        raise ApiKeyRejected("api_key_revoked", "The API key has been revoked.")
+        raise ApiKeyRejected(PortalErrorCode.API_KEY_REVOKED)
     if api_key.expires_at is not None and api_key.expires_at <= now:
-        raise ApiKeyRejected("api_key_expired", "The API key has expired.")
+        raise ApiKeyRejected(PortalErrorCode.API_KEY_EXPIRED)
     if not api_key.organization.is_active or not api_key.owner.is_active:
-        raise ApiKeyRejected("api_key_inactive", "The API key's organization or owner is inactive.")
+        raise ApiKeyRejected(PortalErrorCode.API_KEY_INACTIVE)
     _touch_last_used(api_key=api_key, now=now)
     return api_key
 

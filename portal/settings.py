@@ -48,6 +48,9 @@ SECRET_KEY, SECRET_KEY_FROM_ENV = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_url("SITE_URL", "http://localhost:8000", schemes=("http", "https"))
+# The portal's name in e-mails (through the django.contrib.sites row, see portal/sites.py),
+# and in authenticator apps unless MFA_TOTP_ISSUER says otherwise.
+PORTAL_NAME = env_str("PORTAL_NAME", "Model Licensing Portal")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -72,7 +75,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.api_errors.ApiErrorMiddleware",  # first: any error under /api/ answers JSON
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, before anything else runs
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -146,7 +151,7 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
-MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Model Licensing Portal")
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", PORTAL_NAME)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -188,10 +193,20 @@ else:
         "BACKEND": "portal.storage.PrivateFileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT)},
     }
-STORAGES = {
-    "default": _media_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# Static files are served by WhiteNoise (gunicorn needs no proxy for them). In production
+# `collectstatic` writes them to STATIC_ROOT compressed and with hashed names (cached for a
+# year); with DEBUG they come straight from the apps' folders, no collectstatic needed.
+_static_storage = (
+    "django.contrib.staticfiles.storage.StaticFilesStorage"
+    if DEBUG
+    else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+)
+STORAGES = {"default": _media_storage, "staticfiles": {"BACKEND": _static_storage}}
+# Decided here, from the environment's DEBUG (tests switch settings.DEBUG off at run time).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise looks there first
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_HANDLERS = [
     "portal.uploads.MaxSizeUploadHandler",  # drops a file past FILE_UPLOAD_MAX_BYTES early

@@ -7,7 +7,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal.api_errors import error_body
+from portal.api_errors import error_response, not_found_response
+from portal.errors import PortalErrorCode
 from portal.health import run_checks
 
 
@@ -27,8 +28,8 @@ def healthz_view(checks: dict[str, Callable[[], None]]):
             names = [name.strip() for name in only.split(",")]
             unknown = [name for name in names if name not in checks]
             if unknown:
-                body = error_body(400, f"Unknown checks: {', '.join(unknown)}.", "unknown_check")
-                return JsonResponse(body, status=400)
+                message = f"Unknown checks: {', '.join(unknown)}."
+                return error_response(PortalErrorCode.UNKNOWN_CHECK, message)
             selected = {name: checks[name] for name in names}
         results = run_checks(selected)
         healthy = all(r.ok for r in results if r.required)
@@ -40,4 +41,4 @@ def healthz_view(checks: dict[str, Callable[[], None]]):
 
 
 def api_not_found(request, rest: str = ""):
-    return JsonResponse(error_body(404, "No such API endpoint."), status=404)
+    return not_found_response()

@@ -19,7 +19,9 @@ def model_row(organization, marker: str) -> AIModel:
 
 @tenant_row_factory(ModelVersion)
 def version_row(organization, marker: str) -> ModelVersion:
+    # rejected: every action (deletion included) has something to act on
     model = model_row(organization, f"{marker} versioned")
-    return services.version_upload(
-        model=model, version="1.0.0", fileobj=io.BytesIO(b"not validated"), filename="m.joblib"
+    row = services.version_upload(
+        model=model, version="1.0.0", fileobj=io.BytesIO(b"not a model"), filename="m.joblib"
     )
+    return services.version_validate(version_id=row.pk)

@@ -1,4 +1,7 @@
-"""``manage.py demo``: the demo organizations, staff and models, loaded once however often run."""
+"""`manage.py demo`: idempotent, keeps everyone signed in, two tenants with published models.
+
+One run of the demo trains and validates ten versions, so one test covers it all.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +10,74 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from models_hub.choices import VersionStatus
-from models_hub.demo_models import DEMO_MODELS, DEMO_VERSIONS
+from models_hub.demo_models import DEMO_MODELS
 from models_hub.models import AIModel, ModelVersion
-from portal.demo import DEMO_ORGANIZATIONS
-from portal.models import Membership, Organization
-
-pytestmark = pytest.mark.django_db
+from portal.demo import DEMO_PASSWORD
 
 
-def counts() -> dict[str, int]:
-    models = (Organization, Membership, get_user_model(), AIModel, ModelVersion)
-    return {model.__name__: model.objects.count() for model in models}
+def _demo() -> str:
+    out = StringIO()
+    call_command("demo", "--force", stdout=out)
+    return out.getvalue()
 
 
-def test_the_demo_command_refuses_to_run_without_debug(settings):
+def _assert_two_tenants_with_public_models(client):
+    listing = client.get("/api/models").json()["items"]
+    iris = client.get("/api/models/globex/iris").json()
+
+    by_org = {}
+    for model in AIModel.objects.select_related("organization"):
+        by_org.setdefault(model.organization.slug, set()).add(model.slug)
+    assert by_org == {
+        "acme": {"breast-cancer", "wine", "diabetes"},
+        "globex": {"iris", "digits"},
+    }
+    expected = sum(len(demo.versions) for demo in DEMO_MODELS)
+    assert ModelVersion.objects.filter(status=VersionStatus.READY).count() == expected
+    assert not ModelVersion.objects.filter(published_at__isnull=True).exists()
+    public = {(m["organization"], m["slug"]): m["ready_versions"] for m in listing}
+    assert public == {
+        ("acme", "breast-cancer"): 2,
+        ("acme", "diabetes"): 2,
+        ("acme", "wine"): 2,
+        ("globex", "iris"): 3,
+    }  # globex/digits is unlisted
+    change = next(v for v in iris["versions"] if v["version"] == "2.0.0")["schema_change"]
+    assert change["summary"].startswith("Compared with 1.1.0: features 4 → 2;")
+
+
+def test_the_demo_fills_both_tenants_is_idempotent_and_keeps_everyone_signed_in(client, db):
+    # given: the demo once, an owner signed in, and a viewer who chose a password of their own
+    first = _demo()
+    users = get_user_model().objects
+    owner = users.get(username="owner@acme.example.com")
+    assert owner.check_password(DEMO_PASSWORD)
+    client.force_login(owner)
+    viewer = users.get(username="viewer@globex.example.com")
+    viewer.set_password("my-own-password-2026")
+    viewer.save()
+    rows = sorted(ModelVersion.objects.values_list("pk", "sha256", "status", "published_at"))
+    _assert_two_tenants_with_public_models(client)
+
+    # when: the demo runs again (every `make run` does)
+    second = _demo()
+
+    # then: nothing is reset, nothing is added, and the owner is still signed in
+    assert "Registered, validated and published 10 model version(s)." in first
+    assert "Registered" not in second
+    assert users.get(pk=owner.pk).password == owner.password
+    assert users.get(pk=viewer.pk).check_password("my-own-password-2026")
+    assert client.get(reverse("admin:index")).status_code == 200
+    assert sorted(ModelVersion.objects.values_list("pk", "sha256", "status", "published_at")) == (
+        rows
+    )
+
+
+def test_the_demo_refuses_to_run_without_debug(db, settings):
     settings.DEBUG = False
 
-    with pytest.raises(CommandError, match="demo data is for local use"):
-        call_command("demo")
-
-    assert not Organization.objects.exists()
-
-
-def test_the_demo_command_loads_the_demo_once(settings):
-    settings.DEBUG = True
-    first, again = StringIO(), StringIO()
-
-    call_command("demo", stdout=first)
-    loaded = counts()
-    call_command("demo", stdout=again)
-
-    uploads = len(DEMO_MODELS) * len(DEMO_VERSIONS)
-    assert f"{uploads} model version(s) queued for validation" in first.getvalue()
-    assert "queued" not in again.getvalue()  # nothing new to upload
-    assert "Demo data is ready" in again.getvalue()
-    assert counts() == loaded
-    assert loaded["Organization"] == len(DEMO_ORGANIZATIONS)
-    assert loaded["ModelVersion"] == uploads
-    assert set(ModelVersion.objects.values_list("status", flat=True)) == {VersionStatus.UPLOADED}
+    with pytest.raises(CommandError, match="DEBUG=true"):
+        call_command("demo", stdout=StringIO())

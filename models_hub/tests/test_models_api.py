@@ -35,18 +35,24 @@ def _post_version(client, headers, path, data, version="1.0.0", filename="m.jobl
     return client.post(path, payload, headers=headers)
 
 
-def test_the_public_sees_listed_models_and_ready_versions(client, classifier, upload, org_a):
+def test_the_public_sees_listed_models_and_published_versions(client, classifier, upload, org_a):
     hidden = services.model_create(organization=org_a, name="Draft", task=Task.REGRESSION)
     upload(classifier, b"junk", version="0.9.0")  # rejected: not public
     ready = upload(classifier, serialize(train("breast-cancer")[0], "joblib"), version="1.0.0")
+    draft_listing = client.get("/api/models").json()
+    draft_detail = client.get(f"/api/models/alpha/{classifier.slug}").json()
+    services.version_publish(version=ready)
 
     listing = client.get("/api/models").json()
     detail = client.get(f"/api/models/alpha/{classifier.slug}").json()
 
+    assert draft_listing["items"][0]["ready_versions"] == 0  # ready, but a draft
+    assert draft_detail["versions"] == []
     assert [m["slug"] for m in listing["items"]] == [classifier.slug]
     assert listing["items"][0]["ready_versions"] == 1
     assert [v["version"] for v in detail["versions"]] == [ready.version]
     assert detail["versions"][0]["classes"] == [0, 1]
+    assert detail["versions"][0]["published"] is True
     assert client.get(f"/api/models/alpha/{hidden.slug}").json()["code"] == "model_not_found"
     missing = client.get(f"/api/models/alpha/{classifier.slug}/versions/0.9.0")
     assert missing.status_code == 404
@@ -62,6 +68,7 @@ def test_own_keys_see_drafts_and_rejection_reasons(client, classifier, upload, o
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "rejected"
+    assert body["rejection_code"] == "malformed_artifact"
     assert "not a readable joblib file" in body["rejection_reason"]
 
 

@@ -113,7 +113,13 @@ def test_a_key_without_the_scope_gets_403(client, issue):
     response = _get(client, "/api/organization", issued.raw_key)
 
     _assert_error(response, 403, "insufficient_scope")
-    assert response.json()["details"]["required"] == ["org:read"]
+    assert response.json()["details"] == [
+        {
+            "field": "scopes",
+            "code": "insufficient_scope",
+            "message": "The API key lacks org:read.",
+        }
+    ]
 
 
 @pytest.mark.parametrize(

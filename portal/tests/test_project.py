@@ -32,3 +32,23 @@ def test_old_siwe_package_is_not_installed_beside_its_successor():
     except PackageNotFoundError:
         return
     raise AssertionError("the old `siwe` distribution shadows signinwithethereum's `siwe`")
+
+
+def test_the_first_install_shows_progress(tmp_path):
+    """A first `make run` installs for minutes: pip and npm show their progress, not silence."""
+    from django.conf import settings
+
+    result = subprocess.run(
+        ["make", "-n", "-B", f"VENV={tmp_path / 'venv'}", "setup"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installs = [line for line in result.stdout.splitlines() if " install " in line]
+
+    assert any("-r requirements-dev.txt" in line for line in installs)
+    assert installs
+    assert not [line for line in installs if "--quiet" in line or " -q " in line]
+    assert "==> Installing Python packages" in result.stdout
+    assert "npm ci" in result.stdout
