@@ -1,4 +1,6 @@
-"""Shared fixtures: services (skip locally, fail in CI), a real anvil node, staff users."""
+"""Shared fixtures: media and task queues of the test run, a Celery worker, chromium, staff users
+and organizations; the chain's (a real anvil node, the deployed suite) come from
+``chain.testing.fixtures``."""
 
 from __future__ import annotations
 
@@ -10,18 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from chain.testing.required import require_service
+
+# The chain fixtures (anvil, chain_node, deployed, chain, market), shared by every app's tests.
+pytest_plugins = ["chain.testing.fixtures"]
+
 ROOT = Path(__file__).resolve().parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "").strip() in {"1", "true"}
-
-
-def require_service(available: bool, reason: str) -> None:
-    """Skip a test whose service is missing, or fail it when REQUIRE_SERVICES=1 (CI)."""
-    if available:
-        return
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required service missing (REQUIRE_SERVICES=1): {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -102,16 +99,6 @@ def celery_worker(task_queue, media_root, django_db_setup, django_db_blocker):
     if "Traceback" in output:
         print(output[-20000:])
     log.close()
-
-
-@pytest.fixture(scope="session")
-def anvil():
-    from chain.devnode import ANVIL, AnvilNode
-
-    require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
-    node = AnvilNode()
-    yield node
-    node.stop()
 
 
 @pytest.fixture(scope="session")

@@ -126,18 +126,23 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
     from web3 import Web3
 
     from chain import abi
+    from chain.choices import OfferKind
+    from chain.plan import SuiteConfig
+    from chain.testing import contracts
 
     dev = w3.eth.accounts
     admin, platform, publisher, buyers = dev[0], dev[1], dev[2], dev[3:10]
-    suite = abi.deploy_suite(
+    suite = contracts.deploy_suite(
         w3,
-        admin=admin,
-        platform=platform,
-        platform_fee_bps=FEE_BPS,
-        max_platform_fee_bps=1000,
-        registrar=publisher,
-        publisher=publisher,
-        split_manager=admin,
+        SuiteConfig(
+            admin=admin,
+            platform=platform,
+            platform_fee_bps=FEE_BPS,
+            max_platform_fee_bps=1000,
+            registrar=publisher,
+            publisher=publisher,
+            split_manager=admin,
+        ),
     )
     deploy_blocks = {
         abi.REGISTRY: suite.registry.deploy_receipt["blockNumber"],
@@ -149,36 +154,21 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
     terms = Web3.keccak(text="terms v1")
     payees = [_address(f"payee-{i}") for i in range(len(PAYEE_BPS))]
     holders = [_address(f"holder-{i}") for i in range(len(HOLDER_SHARES))]
-    abi.send(suite.registry.functions.registerModel(model, publisher, "ipfs://m"), sender=publisher)
-    abi.send(suite.vault.functions.configurePayees(model, payees, PAYEE_BPS), sender=admin)
+    contracts.send(
+        suite.registry.functions.registerModel(model, publisher, "ipfs://m"), sender=publisher
+    )
+    contracts.send(suite.vault.functions.configurePayees(model, payees, PAYEE_BPS), sender=admin)
+    offer = contracts.offer_config
     offers = {
-        LICENSE_ID: (
-            model,
-            abi.OfferKind.LICENSE,
-            PRICE,
-            abi.NATIVE,
-            30 * DAY,
-            0,
-            True,
-            terms,
-            True,
+        LICENSE_ID: offer(
+            model, OfferKind.LICENSE, PRICE, terms=terms, duration=30 * DAY, transferable=True
         ),
-        CREDITS_ID: (
-            model,
-            abi.OfferKind.CREDITS,
-            CREDIT_PRICE,
-            abi.NATIVE,
-            0,
-            0,
-            True,
-            terms,
-            True,
-        ),
-        SHARES_ID: (model, abi.OfferKind.SHARES, 0, abi.NATIVE, 0, 0, True, terms, True),
+        CREDITS_ID: offer(model, OfferKind.CREDITS, CREDIT_PRICE, terms=terms, transferable=True),
+        SHARES_ID: offer(model, OfferKind.SHARES, 0, terms=terms, transferable=True),
     }
     for offer_id, config in offers.items():
-        abi.send(token.functions.configureOffer(offer_id, config), sender=publisher)
-    abi.send(token.functions.mintShares(SHARES_ID, holders, HOLDER_SHARES), sender=publisher)
+        contracts.send(token.functions.configureOffer(offer_id, config), sender=publisher)
+    contracts.send(token.functions.mintShares(SHARES_ID, holders, HOLDER_SHARES), sender=publisher)
 
     started = time.perf_counter()
     tx_hashes = _purchases(rpc, token, buyers, params)
@@ -496,7 +486,7 @@ def _getlogs(
 ) -> dict[str, Any]:
     from django.test import override_settings
 
-    from chain.rpcproxy import LimitingRpcProxy, ideal_get_logs_calls
+    from chain.testing.rpcproxy import LimitingRpcProxy, ideal_get_logs_calls
 
     limit_r = params["max_block_range"]
     blocks = {name: [int(log["blockNumber"], 16) for log in items] for name, items in logs.items()}
@@ -565,7 +555,7 @@ def run(quick: bool) -> list[dict]:
     from django.test import override_settings
 
     from chain.client import web3_for
-    from chain.devnode import AnvilNode
+    from chain.testing.devnode import AnvilNode
 
     params = QUICK if quick else FULL
     node = AnvilNode()  # answers its own random chain id, checked before anything is sent
@@ -603,7 +593,7 @@ def run(quick: bool) -> list[dict]:
             "max": settings.CHAIN_SYNC_MAX_SPAN,
             "sparse": settings.CHAIN_SYNC_SPARSE,
         },
-        "chain": "anvil (chain.devnode.AnvilNode)",
+        "chain": "anvil (chain.testing.devnode.AnvilNode)",
         "database": "sqlite (throwaway), DEBUG off during syncs",
     }
     backfill_ratio = backfill.pop("ratio")

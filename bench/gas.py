@@ -58,49 +58,55 @@ def _market(w3, dev: list[str], payee_bps: list[int], label: str) -> dict[str, A
     """Deploy and configure one model; return the contracts, offer ids and actors."""
     from web3 import Web3
 
-    from chain import abi
+    from chain.choices import OfferKind
+    from chain.plan import SuiteConfig
+    from chain.testing import contracts
 
     admin, platform, publisher = dev[0], dev[1], dev[2]
-    suite = abi.deploy_suite(
+    suite = contracts.deploy_suite(
         w3,
-        admin=admin,
-        platform=platform,
-        platform_fee_bps=FEE_BPS,
-        max_platform_fee_bps=1000,
-        registrar=publisher,
-        publisher=publisher,
-        split_manager=admin,
+        SuiteConfig(
+            admin=admin,
+            platform=platform,
+            platform_fee_bps=FEE_BPS,
+            max_platform_fee_bps=1000,
+            registrar=publisher,
+            publisher=publisher,
+            split_manager=admin,
+        ),
     )
-    usd = abi.deploy_contract(w3, abi.TEST_TOKEN, "Test USD", "TUSD", 6, sender=admin)
+    usd = contracts.deploy_contract(w3, contracts.TEST_TOKEN, "Test USD", "TUSD", 6, sender=admin)
     model = Web3.keccak(text=f"bench/{label}")
     payees = _fresh_accounts(w3, len(payee_bps), f"{label}-payee")
     holders = _fresh_accounts(w3, len(HOLDERS), f"{label}-holder")
     buyers = _fresh_accounts(w3, 4, f"{label}-buyer")
     token = suite.token
-    abi.send(suite.registry.functions.registerModel(model, publisher, "ipfs://m"), sender=publisher)
-    abi.send(suite.vault.functions.configurePayees(model, payees, payee_bps), sender=admin)
+    contracts.send(
+        suite.registry.functions.registerModel(model, publisher, "ipfs://m"), sender=publisher
+    )
+    contracts.send(suite.vault.functions.configurePayees(model, payees, payee_bps), sender=admin)
     terms = Web3.keccak(text="terms")
+    offer = contracts.offer_config
     offers = {
-        1: (model, abi.OfferKind.LICENSE, PRICE, abi.NATIVE, 30 * DAY, 0, True, terms, True),
-        2: (
-            model,
-            abi.OfferKind.ACCESS_PASS,
-            PASS_PRICE,
-            usd.address,
-            7 * DAY,
-            0,
-            False,
-            terms,
-            True,
+        1: offer(
+            model, OfferKind.LICENSE, PRICE, terms=terms, duration=30 * DAY, transferable=True
         ),
-        3: (model, abi.OfferKind.SHARES, 0, abi.NATIVE, 0, 0, True, terms, True),
+        2: offer(
+            model,
+            OfferKind.ACCESS_PASS,
+            PASS_PRICE,
+            terms=terms,
+            currency=usd.address,
+            duration=7 * DAY,
+        ),
+        3: offer(model, OfferKind.SHARES, 0, terms=terms, transferable=True),
     }
     for offer_id, config in offers.items():
-        abi.send(token.functions.configureOffer(offer_id, config), sender=publisher)
-    abi.send(token.functions.mintShares(3, holders, HOLDERS), sender=publisher)
+        contracts.send(token.functions.configureOffer(offer_id, config), sender=publisher)
+    contracts.send(token.functions.mintShares(3, holders, HOLDERS), sender=publisher)
     for buyer in buyers:
-        abi.send(usd.functions.mint(buyer, 10**24), sender=buyer)
-        abi.send(usd.functions.approve(token.address, 2**256 - 1), sender=buyer)
+        contracts.send(usd.functions.mint(buyer, 10**24), sender=buyer)
+        contracts.send(usd.functions.approve(token.address, 2**256 - 1), sender=buyer)
     return {
         "suite": suite,
         "usd": usd,
@@ -116,16 +122,17 @@ def _gas(receipt) -> int:
 
 def _measure(w3, dev: list[str], payee_bps: list[int], label: str) -> dict[str, int]:
     from chain import abi
+    from chain.testing import contracts
 
     m = _market(w3, dev, payee_bps, label)
     token, vault, usd = m["suite"].token, m["suite"].vault, m["usd"]
     warm, buyer, other, newcomer = m["buyers"]
 
     def buy_native(account):
-        return abi.send(token.functions.purchase(1, 1, PRICE), sender=account, value=PRICE)
+        return contracts.send(token.functions.purchase(1, 1, PRICE), sender=account, value=PRICE)
 
     def buy_token(account):
-        return abi.send(token.functions.purchase(2, 1, PASS_PRICE), sender=account)
+        return contracts.send(token.functions.purchase(2, 1, PASS_PRICE), sender=account)
 
     gas = {
         "cold_pool_native": _gas(buy_native(warm)),  # the model's first payment in the coin
@@ -135,15 +142,17 @@ def _measure(w3, dev: list[str], payee_bps: list[int], label: str) -> dict[str, 
         "renewal": _gas(buy_native(buyer)),
     }
     transfer = token.functions.safeTransferFrom(buyer, newcomer, 1, 1, b"")
-    gas["transfer"] = _gas(abi.send(transfer, sender=buyer))
+    gas["transfer"] = _gas(contracts.send(transfer, sender=buyer))
     holder = m["holders"][0]
     share_move = token.functions.safeTransferFrom(holder, other, 3, 1000, b"")
-    gas["share_transfer"] = _gas(abi.send(share_move, sender=holder))
+    gas["share_transfer"] = _gas(contracts.send(share_move, sender=holder))
     if m["payees"]:
         gas["withdraw"] = _gas(
-            abi.send(vault.functions.withdraw(abi.NATIVE), sender=m["payees"][0])
+            contracts.send(vault.functions.withdraw(abi.NATIVE), sender=m["payees"][0])
         )
-    gas["withdraw_holder"] = _gas(abi.send(vault.functions.withdraw(abi.NATIVE), sender=holder))
+    gas["withdraw_holder"] = _gas(
+        contracts.send(vault.functions.withdraw(abi.NATIVE), sender=holder)
+    )
     assert usd.functions.balanceOf(vault.address).call() == 2 * PASS_PRICE
     return gas
 
@@ -155,7 +164,7 @@ def run(quick: bool) -> list[dict]:
     from web3.providers import HTTPProvider
 
     from chain.abi import load_artifact
-    from chain.devnode import AnvilNode
+    from chain.testing.devnode import AnvilNode
 
     node = AnvilNode()
     try:
@@ -191,7 +200,7 @@ def run(quick: bool) -> list[dict]:
             "payee's first credit are initialised",
         },
         "compiler": {"version": compiler["version"], **compiler["settings"]},
-        "chain": "anvil (chain.devnode.AnvilNode)",
+        "chain": "anvil (chain.testing.devnode.AnvilNode)",
     }
     meanings = {
         "purchase_native": "a new customer's first purchase, native coin",

@@ -27,7 +27,7 @@ def run(quick: bool) -> list[dict]:
 
     from django.test import Client, override_settings
 
-    from chain.devnode import AnvilNode
+    from chain.testing.devnode import AnvilNode
 
     params = QUICK if quick else FULL
     node = AnvilNode()
@@ -68,7 +68,7 @@ def run(quick: bool) -> list[dict]:
         "baseline_url": BASELINE_URL,
         "full": full.summary(),
         "baseline": baseline.summary(),
-        "chain": "anvil (chain.devnode.AnvilNode)",
+        "chain": "anvil (chain.testing.devnode.AnvilNode)",
         "database": "sqlite (throwaway)",
         "broker": "filesystem (throwaway)",
     }

@@ -1,8 +1,10 @@
-"""Compiled contracts: load the committed artifacts, deploy them, decode reverts.
+"""Compiled contracts: load the committed artifacts, decode reverts.
 
 The artifacts in ``chain/artifacts/`` are written by ``make contracts`` (``chain/compile.mjs``)
 and checked against the sources by ``make contracts-check``. This module only reads them; it
-needs no compiler and imports no other app of ours.
+needs no compiler and imports no other app of ours. Deploying them is ``chain.plan``'s order,
+sent through the outbox by ``chain.deploy`` (node-signed deploys for tests and benches are in
+``chain.testing.contracts``).
 """
 
 from __future__ import annotations
@@ -21,13 +23,11 @@ from web3.contract import Contract
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 
-# The deployable contracts, by artifact name. Test-only contracts are listed apart.
+# The deployable contracts, by artifact name (the test-only ones: chain.testing.contracts).
 REGISTRY = "ModelRegistry"
 LICENSE_TOKEN = "LicenseToken"  # noqa: S105 - a contract name, not a secret
 REVENUE_VAULT = "RevenueVault"
-TEST_TOKEN = "TestToken"  # noqa: S105 - a contract name, not a secret
 CONTRACTS = (REGISTRY, REVENUE_VAULT, LICENSE_TOKEN)
-TEST_CONTRACTS = (TEST_TOKEN, "ReentrantReceiver")
 
 # Role ids as the contracts define them (keccak256 of the name; the admin role is zero).
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
@@ -38,15 +38,6 @@ DEPOSITOR_ROLE = Web3.keccak(text="DEPOSITOR_ROLE")
 SPLIT_MANAGER_ROLE = Web3.keccak(text="SPLIT_MANAGER_ROLE")
 
 NATIVE = "0x0000000000000000000000000000000000000000"  # the `currency` of the native coin
-
-
-class OfferKind:
-    """LicenseToken.Kind, as the ABI encodes it (uint8)."""
-
-    LICENSE = 0
-    ACCESS_PASS = 1
-    CREDITS = 2
-    SHARES = 3
 
 
 @dataclass(frozen=True)
@@ -97,36 +88,6 @@ def load_artifact(name: str) -> Artifact:
 def contract_at(w3: Web3, name: str, address: str) -> Contract:
     """A web3 contract object for artifact ``name`` at ``address``."""
     return w3.eth.contract(address=to_checksum_address(address), abi=load_artifact(name).abi)
-
-
-class DeploymentFailed(RuntimeError):
-    pass
-
-
-def deploy_contract(
-    w3: Web3,
-    name: str,
-    *args: Any,
-    sender: str,
-    transaction: dict[str, Any] | None = None,
-    timeout: float = 120,
-) -> Contract:
-    """Deploy artifact ``name`` with constructor ``args`` from ``sender``; wait for the receipt.
-
-    ``sender`` must be an account the node signs for (anvil's dev accounts, or a web3
-    middleware that signs). ``transaction`` adds fields (gas, fees, nonce). Returns the
-    contract at its new address; the receipt is at ``contract.deploy_receipt``.
-    """
-    artifact = load_artifact(name)
-    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    tx = {"from": to_checksum_address(sender), **(transaction or {})}
-    tx_hash = factory.constructor(*args).transact(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
-    if receipt["status"] != 1 or not receipt.get("contractAddress"):
-        raise DeploymentFailed(f"deploying {name} failed in transaction {tx_hash.hex()}")
-    contract = contract_at(w3, name, receipt["contractAddress"])
-    contract.deploy_receipt = receipt  # type: ignore[attr-defined]
-    return contract
 
 
 # --- Reverts ----------------------------------------------------------------------------
@@ -266,83 +227,3 @@ def _normalise(abi_type: str, value: Any) -> Any:
     if abi_type == "address":
         return to_checksum_address(value)
     return value
-
-
-# --- Sending and the standard deployment ---------------------------------------------------
-class TransactionFailed(RuntimeError):
-    def __init__(self, message: str, receipt: Any = None):
-        super().__init__(message)
-        self.receipt = receipt
-
-
-def send(call: Any, *, sender: str, value: int = 0, timeout: float = 120, **fields: Any) -> Any:
-    """Send a contract function call from ``sender`` (a node-signed account), wait, return the
-    receipt. A revert at estimation raises web3's ``ContractCustomError`` / ``ContractLogicError``
-    (decode it with ``decode_revert``); a mined failure raises ``TransactionFailed``."""
-    tx = {"from": to_checksum_address(sender), **fields}
-    if value:
-        tx["value"] = value
-    w3 = call.w3
-    tx_hash = call.transact(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
-    if receipt["status"] != 1:
-        raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} reverted", receipt)
-    return receipt
-
-
-@dataclass(frozen=True)
-class Suite:
-    """The three contracts of one deployment, wired."""
-
-    registry: Contract
-    vault: Contract
-    token: Contract
-
-    @property
-    def addresses(self) -> dict[str, str]:
-        return {
-            REGISTRY: self.registry.address,
-            REVENUE_VAULT: self.vault.address,
-            LICENSE_TOKEN: self.token.address,
-        }
-
-
-def deploy_suite(
-    w3: Web3,
-    *,
-    admin: str,
-    platform: str,
-    platform_fee_bps: int = 250,
-    max_platform_fee_bps: int = 1000,
-    uri: str = "",
-    registrar: str | None = None,
-    publisher: str | None = None,
-    meter: str | None = None,
-    split_manager: str | None = None,
-) -> Suite:
-    """Deploy ModelRegistry, RevenueVault and LicenseToken from ``admin`` and wire them, in the
-    order chain/contracts/README.md documents. The optional accounts receive their roles."""
-    registry = deploy_contract(w3, REGISTRY, admin, sender=admin)
-    vault = deploy_contract(
-        w3,
-        REVENUE_VAULT,
-        admin,
-        platform,
-        platform_fee_bps,
-        max_platform_fee_bps,
-        registry.address,
-        sender=admin,
-    )
-    token = deploy_contract(w3, LICENSE_TOKEN, admin, vault.address, uri, sender=admin)
-    send(vault.functions.setShareToken(token.address), sender=admin)
-    send(vault.functions.grantRole(DEPOSITOR_ROLE, token.address), sender=admin)
-    grants = [
-        (registry, REGISTRAR_ROLE, registrar),
-        (token, PUBLISHER_ROLE, publisher),
-        (token, METER_ROLE, meter),
-        (vault, SPLIT_MANAGER_ROLE, split_manager),
-    ]
-    for contract, role, account in grants:
-        if account is not None:
-            send(contract.functions.grantRole(role, account), sender=admin)
-    return Suite(registry=registry, vault=vault, token=token)

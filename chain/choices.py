@@ -10,3 +10,12 @@ class TxStatus(models.TextChoices):
 
 
 TX_OPEN = (TxStatus.PENDING, TxStatus.SUBMITTED)
+
+
+class OfferKind(models.IntegerChoices):
+    """LicenseToken.Kind, as the contract numbers it (a uint8 in the ABI)."""
+
+    LICENSE = 0, "License"
+    ACCESS_PASS = 1, "Access pass"
+    CREDITS = 2, "Usage credits"
+    SHARES = 3, "Ownership shares"

@@ -1,10 +1,9 @@
 """Deploy and wire our contracts on a network through the outbox (safe to run again).
 
-Order (see chain/contracts/README.md): ModelRegistry(admin), RevenueVault(admin, platform, fee,
-max fee, registry), LicenseToken(admin, vault, uri); then the vault learns the share token
-and lets the token deposit, and the operator gets the registrar, publisher, meter and split
-manager roles. A deployment whose recorded address still holds the recorded code is kept; each
-wiring step is skipped when the chain already shows it.
+The order and the wiring are ``chain.plan``'s (see chain/contracts/README.md); here the
+operator deploys, and gets the registrar, publisher, meter and split manager roles. A
+deployment whose recorded address still holds the recorded code is kept; each wiring step is
+skipped when the chain already shows it.
 """
 
 from __future__ import annotations
@@ -22,10 +21,9 @@ from chain.choices import TxStatus
 from chain.client import web3_for
 from chain.models import Deployment, Network, OutboundTransaction
 from chain.operator import operator_account
+from chain.plan import DEPLOY_ORDER, SuiteConfig, constructor_args, wiring_steps
 from chain.sender import outbox_process
 from chain.services import deployment_record, enqueue_call, enqueue_deploy
-
-MAX_PLATFORM_FEE_BPS = 1000
 
 
 class DeployError(RuntimeError):
@@ -43,6 +41,20 @@ class DeployReport:
         return bool(self.deployed or self.wired)
 
 
+def suite_config(operator: str) -> SuiteConfig:
+    """The plan's configuration from settings: the operator deploys and holds every role."""
+    return SuiteConfig(
+        admin=operator,
+        platform=settings.CHAIN_PLATFORM_ADDRESS or operator,
+        platform_fee_bps=settings.CHAIN_PLATFORM_FEE_BPS,
+        uri=settings.CHAIN_TOKEN_URI,
+        registrar=operator,
+        publisher=operator,
+        meter=operator,
+        split_manager=operator,
+    )
+
+
 def _is_live(w3: Web3, deployment: Deployment | None) -> bool:
     if deployment is None:
         return False
@@ -50,107 +62,102 @@ def _is_live(w3: Web3, deployment: Deployment | None) -> bool:
     return bool(code) and Web3.keccak(code).to_0x_hex() == deployment.code_hash
 
 
-def _drain(network: Network, rows: list[OutboundTransaction], timeout: float) -> None:
-    """Run the sender in this process until ``rows`` are finished (the worker may not run)."""
-    deadline = time.monotonic() + timeout
-    pending = {row.pk for row in rows}
-    while True:
-        outbox_process(network=network)
-        done = OutboundTransaction.objects.filter(pk__in=pending).exclude(
-            status__in=[TxStatus.PENDING, TxStatus.SUBMITTED]
-        )
-        for row in done:
-            if row.status != TxStatus.CONFIRMED:
-                reason = row.revert_reason or row.last_error
-                raise DeployError(f"transaction #{row.pk} {row.status}: {reason}")
-            pending.discard(row.pk)
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise DeployError(f"transactions {sorted(pending)} are still open after {timeout}s")
-        time.sleep(0.5)
+@dataclass
+class DeployRun:
+    """One ``deploy_contracts`` run: where it deploys, with what, and what it did so far."""
 
+    network: Network
+    w3: Web3
+    config: SuiteConfig
+    timeout: float
+    log: Callable[[str], object] | None = None
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    addresses: dict[str, str] = field(default_factory=dict)
+    report: DeployReport = field(default_factory=DeployReport)
 
-def deploy_contracts(*, network: Network, timeout: float = 120, log=None) -> DeployReport:
-    w3 = web3_for(network.rpc_url)
-    operator = operator_account().address
-    platform = settings.CHAIN_PLATFORM_ADDRESS or operator
-    report = DeployReport()
-    run = uuid.uuid4().hex[:12]
-    plan: list[tuple[str, Callable[[dict[str, str]], list]]] = [
-        (abi.REGISTRY, lambda a: [operator]),
-        (
-            abi.REVENUE_VAULT,
-            lambda a: [
-                operator,
-                platform,
-                settings.CHAIN_PLATFORM_FEE_BPS,
-                MAX_PLATFORM_FEE_BPS,
-                a[abi.REGISTRY],
-            ],
-        ),
-        (abi.LICENSE_TOKEN, lambda a: [operator, a[abi.REVENUE_VAULT], settings.CHAIN_TOKEN_URI]),
-    ]
-    addresses: dict[str, str] = {}
-    for name, constructor_args in plan:
-        deployment = Deployment.objects.filter(network=network, contract_name=name).first()
-        if _is_live(w3, deployment):
-            addresses[name] = deployment.address
-            report.kept.append(name)
-            continue
-        row = enqueue_deploy(
-            network=network,
-            contract_name=name,
-            args=constructor_args(addresses),
-            idempotency_key=f"deploy:{network.name}:{name}:{run}",
-        )
-        _drain(network, [row], timeout)
-        row.refresh_from_db()
-        addresses[name] = deployment_record(network=network, contract_name=name, row=row).address
-        report.deployed.append(name)
-        if log:
-            log(f"deployed {name} at {addresses[name]}")
-    _wire(w3, network, addresses, operator, report, timeout, log)
-    return report
+    def say(self, message: str) -> None:
+        if self.log:
+            self.log(message)
 
-
-def _wire(w3, network, addresses, operator, report, timeout, log) -> None:
-    registry = abi.contract_at(w3, abi.REGISTRY, addresses[abi.REGISTRY])
-    vault = abi.contract_at(w3, abi.REVENUE_VAULT, addresses[abi.REVENUE_VAULT])
-    token = abi.contract_at(w3, abi.LICENSE_TOKEN, addresses[abi.LICENSE_TOKEN])
-    steps = [
-        (
-            "vault.setShareToken",
-            vault.functions.shareToken().call() != token.address,
-            (abi.REVENUE_VAULT, "setShareToken", [token.address]),
-        ),
-    ]
-    grants = [
-        (vault, abi.REVENUE_VAULT, abi.DEPOSITOR_ROLE, token.address, "DEPOSITOR_ROLE"),
-        (registry, abi.REGISTRY, abi.REGISTRAR_ROLE, operator, "REGISTRAR_ROLE"),
-        (token, abi.LICENSE_TOKEN, abi.PUBLISHER_ROLE, operator, "PUBLISHER_ROLE"),
-        (token, abi.LICENSE_TOKEN, abi.METER_ROLE, operator, "METER_ROLE"),
-        (vault, abi.REVENUE_VAULT, abi.SPLIT_MANAGER_ROLE, operator, "SPLIT_MANAGER_ROLE"),
-    ]
-    for contract, name, role, account, label in grants:
-        missing = not contract.functions.hasRole(role, account).call()
-        steps.append((f"{name}.grantRole({label})", missing, (name, "grantRole", [role, account])))
-    rows = []
-    for label, needed, (name, function, args) in steps:
-        if not needed:
-            continue
-        key = f"wire:{network.name}:{addresses[name]}:{label}"
-        rows.append(
-            enqueue_call(
-                network=network,
+    def deploy_missing(self) -> None:
+        """Deploy, in the plan's order, each contract whose recorded code is not on chain."""
+        for name in DEPLOY_ORDER:
+            deployment = Deployment.objects.filter(network=self.network, contract_name=name).first()
+            if _is_live(self.w3, deployment):
+                self.addresses[name] = deployment.address
+                self.report.kept.append(name)
+                continue
+            row = enqueue_deploy(
+                network=self.network,
                 contract_name=name,
-                function=function,
-                args=args,
-                idempotency_key=key,
+                args=constructor_args(name, self.config, self.addresses),
+                idempotency_key=f"deploy:{self.network.name}:{name}:{self.run}",
             )
-        )
-        report.wired.append(label)
-        if log:
-            log(f"wiring {label}")
-    if rows:
-        _drain(network, rows, timeout)
+            self.drain([row])
+            row.refresh_from_db()
+            recorded = deployment_record(network=self.network, contract_name=name, row=row)
+            self.addresses[name] = recorded.address
+            self.report.deployed.append(name)
+            self.say(f"deployed {name} at {self.addresses[name]}")
+
+    def wire(self) -> None:
+        """Queue the plan's wiring steps the chain does not show yet, and wait for them."""
+        contracts = {
+            name: abi.contract_at(self.w3, name, address)
+            for name, address in self.addresses.items()
+        }
+        steps = wiring_steps(self.config, self.addresses)
+        missing = [step for step in steps if not step.is_done(contracts[step.contract_name])]
+        rows = []
+        for step in missing:
+            key = f"wire:{self.network.name}:{self.addresses[step.contract_name]}:{step.label}"
+            rows.append(
+                enqueue_call(
+                    network=self.network,
+                    contract_name=step.contract_name,
+                    function=step.function,
+                    args=list(step.args),
+                    idempotency_key=key,
+                )
+            )
+            self.report.wired.append(step.label)
+            self.say(f"wiring {step.label}")
+        if rows:
+            self.drain(rows)
+
+    def drain(self, rows: list[OutboundTransaction]) -> None:
+        """Run the sender in this process until ``rows`` are finished (the worker may not run)."""
+        deadline = time.monotonic() + self.timeout
+        pending = {row.pk for row in rows}
+        while True:
+            outbox_process(network=self.network)
+            done = OutboundTransaction.objects.filter(pk__in=pending).exclude(
+                status__in=[TxStatus.PENDING, TxStatus.SUBMITTED]
+            )
+            for row in done:
+                if row.status != TxStatus.CONFIRMED:
+                    reason = row.revert_reason or row.last_error
+                    raise DeployError(f"transaction #{row.pk} {row.status}: {reason}")
+                pending.discard(row.pk)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                message = f"transactions {sorted(pending)} are still open after {self.timeout}s"
+                raise DeployError(message)
+            time.sleep(0.5)
+
+
+def deploy_contracts(
+    *, network: Network, timeout: float = 120, log: Callable[[str], object] | None = None
+) -> DeployReport:
+    """Deploy what is missing of the plan on ``network`` and wire it (see the module doc)."""
+    run = DeployRun(
+        network=network,
+        w3=web3_for(network.rpc_url),
+        config=suite_config(operator_account().address),
+        timeout=timeout,
+        log=log,
+    )
+    run.deploy_missing()
+    run.wire()
+    return run.report

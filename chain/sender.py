@@ -31,7 +31,6 @@ from eth_utils import to_checksum_address
 from requests.exceptions import RequestException
 from web3 import Web3
 from web3.exceptions import (
-    ContractCustomError,
     ContractLogicError,
     TimeExhausted,
     TransactionNotFound,
@@ -63,6 +62,32 @@ class TickResult:
     failed: list[int] = field(default_factory=list)
     replaced: list[int] = field(default_factory=list)
     retried: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Tick:
+    """One tick under the lease: the node, the network, the signing account, the lease's row
+    (its ``next_nonce``) and what the tick did."""
+
+    w3: Web3
+    network: Network
+    account: LocalAccount
+    state: SenderState
+    result: TickResult
+
+
+@dataclass(frozen=True)
+class Fees:
+    """EIP-1559 fees of a transaction: the priority fee (tip) and the fee cap."""
+
+    tip: int
+    fee_cap: int
+
+    def replacing(self, row: OutboundTransaction) -> Fees:
+        """These fees, raised to a quarter over ``row``'s own (what a replacement needs)."""
+        tip = max(self.tip, int(int(row.max_priority_fee_per_gas or 0) * FEE_BUMP) + 1)
+        fee_cap = max(self.fee_cap, int(int(row.max_fee_per_gas or 0) * FEE_BUMP) + 1, tip)
+        return Fees(tip, fee_cap)
 
 
 def _owner() -> str:
@@ -102,9 +127,9 @@ def outbox_process(
         return TickResult(leased=False)
     result = TickResult()
     try:
-        w3 = web3_for(network.rpc_url)
-        _follow_submitted(w3, network, account, result)
-        _send_pending(w3, network, account, state, result, max_send)
+        tick = Tick(web3_for(network.rpc_url), network, account, state, result)
+        _follow_submitted(tick)
+        _send_pending(tick, max_send)
     except TRANSIENT as exc:
         logger.warning("outbox for %s on %s: node unavailable: %s", address, network.name, exc)
     finally:
@@ -115,11 +140,12 @@ def outbox_process(
 # --- nonces ---
 
 
-def _recover_nonce(w3: Web3, network: Network, address: str) -> int:
+def _recover_nonce(tick: Tick) -> int:
     """The next nonce: never below the node's pending count nor our highest submitted nonce."""
-    node = w3.eth.get_transaction_count(address, "pending")
+    address = tick.account.address
+    node = tick.w3.eth.get_transaction_count(address, "pending")
     ours = OutboundTransaction.objects.filter(
-        network=network, sender=address, status=TxStatus.SUBMITTED
+        network=tick.network, sender=address, status=TxStatus.SUBMITTED
     ).aggregate(top=Max("nonce"))["top"]
     return max(node, ours + 1 if ours is not None else 0)
 
@@ -136,25 +162,26 @@ def _receipt_of(w3: Web3, row: OutboundTransaction):
     return None, None
 
 
-def _follow_submitted(w3, network, account, result: TickResult) -> None:
+def _follow_submitted(tick: Tick) -> None:
     rows = OutboundTransaction.objects.filter(
-        network=network, sender=account.address, status=TxStatus.SUBMITTED
+        network=tick.network, sender=tick.account.address, status=TxStatus.SUBMITTED
     ).order_by("nonce")
     latest = None  # the account's mined nonce count, read once and only when needed
     for row in rows:
-        mined_hash, receipt = _receipt_of(w3, row)
+        mined_hash, receipt = _receipt_of(tick.w3, row)
         if receipt is not None:
-            _finish_mined(w3, row, mined_hash, receipt, result)
+            _finish_mined(tick, row, mined_hash, receipt)
             continue
         if latest is None:
-            latest = w3.eth.get_transaction_count(row.sender, "latest")
+            latest = tick.w3.eth.get_transaction_count(row.sender, "latest")
         if latest > row.nonce:
-            _end(row, TxStatus.FAILED, result.failed, error="nonce used by another transaction")
+            error = "nonce used by another transaction"
+            _end(row, TxStatus.FAILED, tick.result.failed, error=error)
         elif timezone.now() - row.submitted_at > timedelta(seconds=settings.CHAIN_TX_STUCK_AFTER):
-            _replace(w3, network, account, row, result)
+            _replace(tick, row)
 
 
-def _finish_mined(w3, row, mined_hash, receipt, result: TickResult) -> None:
+def _finish_mined(tick: Tick, row: OutboundTransaction, mined_hash, receipt) -> None:
     if mined_hash != row.tx_hash:  # an earlier hash of this row was mined after all
         row.replaced_hashes = [h for h in row.all_hashes if h != mined_hash]
         row.tx_hash = mined_hash
@@ -162,9 +189,10 @@ def _finish_mined(w3, row, mined_hash, receipt, result: TickResult) -> None:
     row.gas_used = receipt["gasUsed"]
     row.contract_address = receipt.get("contractAddress") or ""
     if receipt["status"] == 1:
-        _end(row, TxStatus.CONFIRMED, result.confirmed)
+        _end(row, TxStatus.CONFIRMED, tick.result.confirmed)
     else:
-        _end(row, TxStatus.REVERTED, result.reverted, reason=_replay_reason(w3, row, receipt))
+        reason = _replay_reason(tick.w3, row, receipt)
+        _end(row, TxStatus.REVERTED, tick.result.reverted, reason=reason)
 
 
 def _replay_reason(w3, row, receipt) -> str:
@@ -179,7 +207,7 @@ def _replay_reason(w3, row, receipt) -> str:
     for block in (max(receipt["blockNumber"] - 1, 0), receipt["blockNumber"]):
         try:
             w3.eth.call(call, block_identifier=block)
-        except (ContractLogicError, ContractCustomError, Web3RPCError) as exc:
+        except (ContractLogicError, Web3RPCError) as exc:  # custom errors included
             return _reason(exc)
     return "reverted on chain (out of gas, or the state changed before it was mined)"
 
@@ -201,132 +229,140 @@ def _traced_revert(w3, tx_hash) -> str | None:
         return None
 
 
-def _replace(w3, network, account, row, result: TickResult) -> None:
-    tip, fee_cap = _fees(w3)
-    tip = max(tip, int(int(row.max_priority_fee_per_gas or 0) * FEE_BUMP) + 1)
-    fee_cap = max(fee_cap, int(int(row.max_fee_per_gas or 0) * FEE_BUMP) + 1, tip)
+def _replace(tick: Tick, row: OutboundTransaction) -> None:
+    fees = _fees(tick.w3).replacing(row)
     try:
-        new_hash = _sign_and_send(w3, network, account, row, row.nonce, row.gas_limit, tip, fee_cap)
+        new_hash = _sign_and_send(tick, row, nonce=row.nonce, gas=row.gas_limit, fees=fees)
     except Web3RPCError as exc:
-        _retry_later(row, exc, result)
+        _retry_later(row, exc, tick.result)
         return
     row.replaced_hashes = [*row.replaced_hashes, row.tx_hash]
     row.tx_hash = new_hash
-    row.max_priority_fee_per_gas, row.max_fee_per_gas = tip, fee_cap
+    row.max_priority_fee_per_gas, row.max_fee_per_gas = fees.tip, fees.fee_cap
     row.submitted_at = timezone.now()
     row.attempts += 1
     row.save()
-    result.replaced.append(row.pk)
-    logger.info("outbox #%s replaced with %s (fee cap %s)", row.pk, new_hash, fee_cap)
+    tick.result.replaced.append(row.pk)
+    logger.info("outbox #%s replaced with %s (fee cap %s)", row.pk, new_hash, fees.fee_cap)
 
 
 # --- sending pending transactions ---
 
 
-def _fees(w3: Web3) -> tuple[int, int]:
+def _fees(w3: Web3) -> Fees:
     base = w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
     tip = w3.eth.max_priority_fee
-    return tip, 2 * base + tip
+    return Fees(tip, 2 * base + tip)
 
 
-def _sign_and_send(w3, network, account, row, nonce, gas, tip, fee_cap) -> str:
+def _sign_and_send(
+    tick: Tick, row: OutboundTransaction, *, nonce: int, gas: int, fees: Fees
+) -> str:
     tx = {
         "type": 2,
-        "chainId": network.chain_id,
+        "chainId": tick.network.chain_id,
         "nonce": nonce,
         "gas": gas,
-        "maxPriorityFeePerGas": tip,
-        "maxFeePerGas": fee_cap,
+        "maxPriorityFeePerGas": fees.tip,
+        "maxFeePerGas": fees.fee_cap,
         "value": int(row.value),
         "data": row.data,
     }
     if row.to:
         tx["to"] = row.to
-    signed = account.sign_transaction(tx)
-    return w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+    signed = tick.account.sign_transaction(tx)
+    return tick.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
 
 
-def _send_pending(w3, network, account, state, result: TickResult, max_send: int) -> None:
+def _send_pending(tick: Tick, max_send: int) -> None:
     rows = list(
         OutboundTransaction.objects.filter(
-            network=network,
-            sender=account.address,
+            network=tick.network,
+            sender=tick.account.address,
             status=TxStatus.PENDING,
             next_attempt_at__lte=timezone.now(),
         ).order_by("id")[:max_send]
     )
     if not rows:
         return
+    network = tick.network
     try:
-        chain_id = w3.eth.chain_id
-        state.next_nonce = _recover_nonce(w3, network, account.address)
-        tip, fee_cap = _fees(w3)
+        chain_id = tick.w3.eth.chain_id
+        tick.state.next_nonce = _recover_nonce(tick)
+        fees = _fees(tick.w3)
     except TRANSIENT as exc:  # the node is down: every due row backs off
         for row in rows:
-            _retry_later(row, exc, result)
+            _retry_later(row, exc, tick.result)
         return
     if chain_id != network.chain_id:
         message = f"{network.name}'s node reports chain id {chain_id}, not {network.chain_id}"
         raise ValueError(message)
     for row in rows:
-        if not _send_one(w3, network, account, state, row, tip, fee_cap, result):
+        if not _send_one(tick, row, fees):
             break  # the node is unwell: the rest wait for the next tick
-    _await_receipts(w3, result)
+    _await_receipts(tick)
 
 
-def _send_one(w3, network, account, state, row, tip, fee_cap, result: TickResult) -> bool:
+def _estimate_gas(tick: Tick, row: OutboundTransaction) -> int | None:
+    """The gas to send ``row`` with; None when the row ended (reverted) or waits (retry)."""
     call = {"from": row.sender, "data": row.data, "value": int(row.value)}
     if row.to:
         call["to"] = row.to
     try:
-        gas = int(w3.eth.estimate_gas(call) * GAS_MARGIN)
-    except (ContractLogicError, ContractCustomError) as exc:
-        _end(row, TxStatus.REVERTED, result.reverted, reason=_reason(exc))
-        return True
+        return int(tick.w3.eth.estimate_gas(call) * GAS_MARGIN)
+    except ContractLogicError as exc:  # custom errors included
+        _end(row, TxStatus.REVERTED, tick.result.reverted, reason=_reason(exc))
     except TRANSIENT as exc:
-        _retry_later(row, exc, result)
-        return False
+        _retry_later(row, exc, tick.result)
     except Web3RPCError as exc:
         try:
             reason = str(decode_revert(exc))
         except ValueError:  # no revert data: the node failed, not the call
-            _retry_later(row, exc, result)
-            return False
-        _end(row, TxStatus.REVERTED, result.reverted, reason=reason)
-        return True
+            _retry_later(row, exc, tick.result)
+        else:
+            _end(row, TxStatus.REVERTED, tick.result.reverted, reason=reason)
+    return None
+
+
+def _send_one(tick: Tick, row: OutboundTransaction, fees: Fees) -> bool:
+    """Send one pending row; False when the node is unwell (the rest wait for the next tick)."""
+    gas = _estimate_gas(tick, row)
+    if gas is None:  # a row that reverted lets the next go; one that waits means the node is unwell
+        return row.status == TxStatus.REVERTED
+    state = tick.state
     try:
-        tx_hash = _sign_and_send(w3, network, account, row, state.next_nonce, gas, tip, fee_cap)
+        tx_hash = _sign_and_send(tick, row, nonce=state.next_nonce, gas=gas, fees=fees)
     except TRANSIENT as exc:
-        _retry_later(row, exc, result)
+        _retry_later(row, exc, tick.result)
         return False
     except Web3RPCError as exc:
         if "nonce too low" in str(exc).lower():
-            state.next_nonce = _recover_nonce(w3, network, account.address)
-        _retry_later(row, exc, result)
+            state.next_nonce = _recover_nonce(tick)
+        _retry_later(row, exc, tick.result)
         return False
     row.status = TxStatus.SUBMITTED
     row.nonce = state.next_nonce
     row.tx_hash = tx_hash
     row.gas_limit = gas
-    row.max_priority_fee_per_gas, row.max_fee_per_gas = tip, fee_cap
+    row.max_priority_fee_per_gas, row.max_fee_per_gas = fees.tip, fees.fee_cap
     row.submitted_at = timezone.now()
     row.attempts += 1
     row.save()
     state.next_nonce += 1
-    result.sent.append(row.pk)
+    tick.result.sent.append(row.pk)
     return True
 
 
-def _await_receipts(w3, result: TickResult) -> None:
+def _await_receipts(tick: Tick) -> None:
     wait = settings.CHAIN_TX_RECEIPT_WAIT
-    for row in OutboundTransaction.objects.filter(pk__in=result.sent).order_by("nonce"):
+    for row in OutboundTransaction.objects.filter(pk__in=tick.result.sent).order_by("nonce"):
         try:
-            receipt = w3.eth.wait_for_transaction_receipt(
+            receipt = tick.w3.eth.wait_for_transaction_receipt(
                 row.tx_hash, timeout=wait, poll_latency=0.1
             )
         except TimeExhausted:
             continue  # the next tick follows it
-        _finish_mined(w3, row, row.tx_hash, receipt, result)
+        _finish_mined(tick, row, row.tx_hash, receipt)
 
 
 # --- endings and retries ---

@@ -1,13 +1,6 @@
+"""Licensing's statuses and kinds (an offer's kind is the contract's: chain.choices.OfferKind)."""
+
 from django.db import models
-
-
-class OfferKind(models.IntegerChoices):
-    """LicenseToken.Kind, as the contract numbers it."""
-
-    LICENSE = 0, "License"
-    ACCESS_PASS = 1, "Access pass"
-    CREDITS = 2, "Usage credits"
-    SHARES = 3, "Ownership shares"
 
 
 class LicenseChangeKind(models.TextChoices):

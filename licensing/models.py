@@ -10,7 +10,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from licensing.choices import LedgerKind, LicenseChangeKind, MismatchKind, OfferKind
+from chain.choices import OfferKind
+from licensing.choices import LedgerKind, LicenseChangeKind, MismatchKind
 
 WEI = {"max_digits": 78, "decimal_places": 0}
 EVENT = "chain.IndexedEvent"

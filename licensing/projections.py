@@ -16,9 +16,10 @@ from collections import defaultdict
 from decimal import Decimal
 
 from chain import abi
+from chain.choices import OfferKind
 from chain.fastsql import add_to_rows, insert_rows, upsert_rows
 from chain.handlers import on_batch, on_event, on_rollback
-from licensing.choices import LedgerKind, LicenseChangeKind, OfferKind
+from licensing.choices import LedgerKind, LicenseChangeKind
 from licensing.models import (
     ChainModel,
     ChainOffer,

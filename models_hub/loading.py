@@ -40,9 +40,10 @@ class ArtifactTampered(Exception):
 
 @dataclass(frozen=True)
 class LoadedEstimator:
+    """A loaded estimator and the scikit-learn version it was saved with."""
+
     estimator: object
     sklearn_version: str
-    types: tuple[str, ...]
 
 
 def read_verified(*, name: str, sha256: str) -> bytes:
@@ -68,16 +69,13 @@ def deserialize(data: bytes, fmt: str) -> LoadedEstimator:
         warnings.simplefilter("always", InconsistentVersionWarning)
         limits = LoadLimits.from_settings()
         if fmt == ArtifactFormat.SKOPS:
-            estimator, types = _load_skops(data, limits)
+            estimator = _load_skops(data, limits)
         elif fmt == ArtifactFormat.JOBLIB:
             estimator = load_joblib(data, limits=limits)
-            types = ()
         else:
             raise MalformedArtifact(f"unknown format {fmt!r}")
     check_structure(estimator)
-    return LoadedEstimator(
-        estimator=estimator, sklearn_version=_saved_sklearn_version(caught), types=types
-    )
+    return LoadedEstimator(estimator=estimator, sklearn_version=_saved_sklearn_version(caught))
 
 
 def _load_skops(data: bytes, limits: LoadLimits):
@@ -92,7 +90,7 @@ def _load_skops(data: bytes, limits: LoadLimits):
         raise MalformedArtifact(
             f"not a readable skops file ({type(exc).__name__}: {exc})"
         ) from None
-    return estimator, tuple(sorted(report.names))
+    return estimator
 
 
 def _saved_sklearn_version(caught) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from chain import abi
-from chain.tests.conftest import CREDITS, MODEL, SHARES, TERMS, expect_revert
+from chain.choices import OfferKind
+from chain.testing.market import CREDITS, MODEL, SHARES, TERMS, expect_revert
 
 ADMIN = abi.DEFAULT_ADMIN_ROLE
 
@@ -25,7 +26,7 @@ RESTRICTED = [
         "token",
         "configureOffer",
         abi.PUBLISHER_ROLE,
-        lambda e: (9, e.offer(MODEL, abi.OfferKind.LICENSE, 1)),
+        lambda e: (9, e.offer(MODEL, OfferKind.LICENSE, 1)),
     ),
     ("token", "grant", abi.PUBLISHER_ROLE, lambda e: (e.acct.alice, CREDITS, 1, 0)),
     ("token", "revoke", abi.PUBLISHER_ROLE, lambda e: (e.acct.alice, 1, b"\x01" * 32)),

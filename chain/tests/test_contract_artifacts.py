@@ -13,7 +13,8 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
 from chain import abi
-from conftest import require_service
+from chain.testing import contracts
+from chain.testing.required import require_service
 
 CHAIN_DIR = Path(abi.__file__).resolve().parent
 ROOT = CHAIN_DIR.parent
@@ -78,7 +79,7 @@ def test_check_fails_when_a_source_changes(tmp_path):
 
 def test_artifacts_record_pinned_settings_and_source_hashes():
     names = abi.artifact_names()
-    assert set(abi.CONTRACTS) | set(abi.TEST_CONTRACTS) <= set(names)
+    assert set(abi.CONTRACTS) | set(contracts.TEST_CONTRACTS) <= set(names)
     for name in names:
         data = json.loads((abi.ARTIFACTS_DIR / f"{name}.json").read_text())
         assert data["contractName"] == name

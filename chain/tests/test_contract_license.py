@@ -3,8 +3,8 @@ supply, credits and shares, on a real anvil node."""
 
 from __future__ import annotations
 
-from chain import abi
-from chain.tests.conftest import (
+from chain.choices import OfferKind
+from chain.testing.market import (
     CREDITS,
     DAY,
     LICENSE_NATIVE,
@@ -37,7 +37,7 @@ def test_configure_offer_stores_and_emits_every_field(chain):
     env = chain
     config = env.offer(
         MODEL,
-        abi.OfferKind.ACCESS_PASS,
+        OfferKind.ACCESS_PASS,
         123,
         currency=env.usd.address,
         duration=3600,
@@ -50,7 +50,7 @@ def test_configure_offer_stores_and_emits_every_field(chain):
     assert event == {
         "id": 42,
         "modelId": MODEL,
-        "kind": abi.OfferKind.ACCESS_PASS,
+        "kind": OfferKind.ACCESS_PASS,
         "price": 123,
         "currency": env.usd.address,
         "duration": 3600,
@@ -66,22 +66,22 @@ def test_configure_offer_stores_and_emits_every_field(chain):
 def test_offer_identity_is_immutable_and_kinds_are_checked(market):
     env, pub = market, market.acct.publisher
     configure = env.token.functions.configureOffer
-    lic = abi.OfferKind.LICENSE
+    lic = OfferKind.LICENSE
     cases = [
         (0, env.offer(MODEL, lic, 1), "InvalidOfferId"),
         (9, env.offer(b"\x00" * 32, lic, 1), "ZeroModelId"),
         (LICENSE_NATIVE, env.offer(OTHER_MODEL, lic, 1, duration=DAY), "OfferFieldImmutable"),
         (
             LICENSE_NATIVE,
-            env.offer(MODEL, abi.OfferKind.ACCESS_PASS, 1, duration=DAY),
+            env.offer(MODEL, OfferKind.ACCESS_PASS, 1, duration=DAY),
             "OfferFieldImmutable",
         ),
         (LICENSE_NATIVE, env.offer(MODEL, lic, 1, duration=0), "OfferFieldImmutable"),
         (PERPETUAL, env.offer(MODEL, lic, 1, duration=DAY), "OfferFieldImmutable"),
-        (9, env.offer(MODEL, abi.OfferKind.CREDITS, 1, duration=DAY), "DurationNotAllowed"),
-        (9, env.offer(MODEL, abi.OfferKind.SHARES, 0, duration=DAY), "DurationNotAllowed"),
-        (9, env.offer(OTHER_MODEL, abi.OfferKind.SHARES, 5), "SharesHaveNoPrice"),
-        (9, env.offer(MODEL, abi.OfferKind.SHARES, 0), "ModelAlreadyHasShares"),
+        (9, env.offer(MODEL, OfferKind.CREDITS, 1, duration=DAY), "DurationNotAllowed"),
+        (9, env.offer(MODEL, OfferKind.SHARES, 0, duration=DAY), "DurationNotAllowed"),
+        (9, env.offer(OTHER_MODEL, OfferKind.SHARES, 5), "SharesHaveNoPrice"),
+        (9, env.offer(MODEL, OfferKind.SHARES, 0), "ModelAlreadyHasShares"),
     ]
     for offer_id, config, error in cases:
         expect_revert(lambda o=offer_id, c=config: env.send(configure(o, c), pub), error)
@@ -106,7 +106,7 @@ def test_offer_identity_is_immutable_and_kinds_are_checked(market):
 def test_unknown_and_inactive_offers_are_rejected(market):
     env, alice = market, market.acct.alice
     expect_revert(lambda: buy(env, alice, offer_id=77), "UnknownOffer", id=77)
-    inactive = env.offer(MODEL, abi.OfferKind.LICENSE, PRICE, duration=30 * DAY, active=False)
+    inactive = env.offer(MODEL, OfferKind.LICENSE, PRICE, duration=30 * DAY, active=False)
     env.send(env.token.functions.configureOffer(LICENSE_NATIVE, inactive), env.acct.publisher)
     expect_revert(lambda: buy(env, alice), "OfferInactive", id=LICENSE_NATIVE)
 
@@ -191,9 +191,7 @@ def test_erc20_purchase_needs_allowance_and_balance(market):
 
 def test_max_price_protects_the_buyer_from_a_price_change(market):
     env, a = market, market.acct
-    raised = env.offer(
-        MODEL, abi.OfferKind.LICENSE, 2 * PRICE, duration=30 * DAY, transferable=True
-    )
+    raised = env.offer(MODEL, OfferKind.LICENSE, 2 * PRICE, duration=30 * DAY, transferable=True)
     env.send(env.token.functions.configureOffer(LICENSE_NATIVE, raised), a.publisher)
     # The buyer quoted PRICE; the offer now costs 2 * PRICE.
     call = env.token.functions.purchase(LICENSE_NATIVE, 1, PRICE)
@@ -359,17 +357,21 @@ def test_transferable_timed_license_moves_with_its_remaining_time(market):
     assert env.token.functions.balanceOf(a.bob, LICENSE_NATIVE).call() == 1
     assert env.token.functions.isValid(a.bob, LICENSE_NATIVE).call()
     assert env.token.functions.isValid(a.alice, LICENSE_NATIVE).call()
-    # The last unit takes all of the remaining time with it.
-    env.send(env.token.functions.safeTransferFrom(a.alice, a.bob, LICENSE_NATIVE, 1, b""), a.alice)
+    # The last unit takes all of the remaining time with it (at its own block's time: on a
+    # busy machine the second transfer can be mined a second after the first).
+    last = env.send(
+        env.token.functions.safeTransferFrom(a.alice, a.bob, LICENSE_NATIVE, 1, b""), a.alice
+    )
+    later = block_time(env, last)
     assert not env.token.functions.isValid(a.alice, LICENSE_NATIVE).call()
-    assert env.token.functions.expiresAt(LICENSE_NATIVE, a.bob).call() == alice_expiry + (
-        bob_expiry - now
+    assert env.token.functions.expiresAt(LICENSE_NATIVE, a.bob).call() == bob_expiry + (
+        alice_expiry - later
     )
 
 
 def test_revoked_perpetual_license_cannot_be_passed_on(market):
     env, a = market, market.acct
-    transferable = env.offer(MODEL, abi.OfferKind.LICENSE, PRICE, transferable=True)
+    transferable = env.offer(MODEL, OfferKind.LICENSE, PRICE, transferable=True)
     env.send(env.token.functions.configureOffer(11, transferable), a.publisher)
     buy(env, a.alice, offer_id=11)
     env.send(env.token.functions.revoke(a.alice, 11, REASON), a.publisher)
@@ -411,7 +413,7 @@ def test_max_supply_is_enforced(market):
     expect_revert(lambda: env.send(purchase(PASS_TOKEN, 1, PASS_PRICE), a.bob), "MaxSupplyExceeded")
     lower = env.offer(
         MODEL,
-        abi.OfferKind.ACCESS_PASS,
+        OfferKind.ACCESS_PASS,
         PASS_PRICE,
         currency=env.usd.address,
         duration=7 * DAY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from chain.tests.conftest import MODEL, OTHER_MODEL, ZERO, expect_revert
+from chain.testing.market import MODEL, OTHER_MODEL, ZERO, expect_revert
 
 ARTIFACT = hashlib.sha256(b"joblib bytes of version 1").digest()
 

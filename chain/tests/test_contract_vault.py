@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from chain import abi
-from chain.tests.conftest import (
+from chain.choices import OfferKind
+from chain.testing import contracts
+from chain.testing.market import (
     LICENSE_NATIVE,
     MODEL,
     OTHER_MODEL,
@@ -40,7 +42,7 @@ def test_split_is_exact_fee_payees_then_holders(market):
     env.send(env.vault.functions.configurePayees(MODEL, [a.carol, a.dave], [1000, 333]), a.splits)
     env.send(env.token.functions.mintShares(SHARES, [a.alice, a.bob], [2, 1]), a.publisher)
     price = 10_007  # odd, so every part rounds
-    cheap = env.offer(MODEL, abi.OfferKind.LICENSE, price, duration=86_400, transferable=True)
+    cheap = env.offer(MODEL, OfferKind.LICENSE, price, duration=86_400, transferable=True)
     env.send(env.token.functions.configureOffer(LICENSE_NATIVE, cheap), a.publisher)
     receipt = env.send(
         env.token.functions.purchase(LICENSE_NATIVE, 1, price), a.outsider, value=price
@@ -82,7 +84,7 @@ def test_without_shares_the_rest_goes_to_the_publisher_or_the_platform(market):
     assert split["toHolders"] == 0
     assert withdrawable(env, a.publisher) == split["toResidual"] == PRICE - PRICE * 1250 // 10_000
     # An offer of an unregistered model: the residual goes to the platform.
-    offer = env.offer(OTHER_MODEL, abi.OfferKind.LICENSE, PRICE, duration=86_400)
+    offer = env.offer(OTHER_MODEL, OfferKind.LICENSE, PRICE, duration=86_400)
     env.send(env.token.functions.configureOffer(20, offer), a.publisher)
     receipt = env.send(env.token.functions.purchase(20, 1, PRICE), a.alice, value=PRICE)
     split = env.events(env.vault, receipt, "PaymentSplit")[0]
@@ -198,7 +200,9 @@ def test_deposit_checks_that_the_money_arrived(chain):
 # --- Reentrancy ---------------------------------------------------------------------------
 def test_reentrant_receiver_cannot_take_more_than_its_due(market):
     env, a = market, market.acct
-    attacker = abi.deploy_contract(env.w3, "ReentrantReceiver", env.vault.address, sender=a.admin)
+    attacker = contracts.deploy_contract(
+        env.w3, "ReentrantReceiver", env.vault.address, sender=a.admin
+    )
     # The attacker is both a payee (10%) and holds half of the shares.
     env.send(env.vault.functions.configurePayees(MODEL, [attacker.address], [1000]), a.splits)
     env.send(
@@ -335,7 +339,7 @@ def _run_conservation_scenario(env, actors, scenario):
             bps = [b for _, b in spec["payees"]]
             env.send(vault.functions.configurePayees(model_id, accounts, bps), a.splits)
         native_offer, token_offer, share_offer = 1000 + m, 2000 + m, 3000 + m
-        lic = abi.OfferKind.LICENSE
+        lic = OfferKind.LICENSE
         env.send(
             token.functions.configureOffer(
                 native_offer, env.offer(model_id, lic, spec["native_price"], duration=3600)
@@ -351,7 +355,7 @@ def _run_conservation_scenario(env, actors, scenario):
         if spec["holders"]:
             env.send(
                 token.functions.configureOffer(
-                    share_offer, env.offer(model_id, abi.OfferKind.SHARES, 0, transferable=True)
+                    share_offer, env.offer(model_id, OfferKind.SHARES, 0, transferable=True)
                 ),
                 a.publisher,
             )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from chain import devnode
-from chain.devnode import RANDOM_CHAIN_IDS, AnvilNode, WrongNode
+from chain.testing import devnode
+from chain.testing.devnode import RANDOM_CHAIN_IDS, AnvilNode, WrongNode
 
 
 def chain_id_at(url: str) -> int:

@@ -4,8 +4,10 @@ replacement of stuck transactions, retries with backoff, one sender at a time.""
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from eth_account import Account
 from web3 import Web3
@@ -14,11 +16,11 @@ from chain import abi
 from chain.choices import TxStatus
 from chain.client import web3_for
 from chain.deploy import deploy_contracts
-from chain.devnode import ANVIL, AnvilNode, free_port
 from chain.models import Deployment, OutboundTransaction, SenderState
 from chain.sender import outbox_process
 from chain.services import IdempotencyConflict, enqueue_call, network_ensure
-from conftest import require_service
+from chain.testing.devnode import ANVIL, AnvilNode, free_port
+from chain.testing.required import require_service
 
 # Anvil's published development key #0 (a public test key, never a secret).
 OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -301,3 +303,39 @@ def test_the_admin_retry_action_queues_a_reverted_row_again(deployed, client, ma
     twin.refresh_from_db()
     assert twin.status == TxStatus.PENDING
     assert twin.revert_reason == ""
+
+
+# --- the commands ---
+
+
+def test_the_deploy_contracts_command_deploys_once_then_has_nothing_to_do(network):
+    first, again = StringIO(), StringIO()
+
+    call_command("deploy_contracts", "--network", "anvil", stdout=first)
+    call_command("deploy_contracts", "--network", "anvil", stdout=again)
+
+    assert f"deployed {list(abi.CONTRACTS)}, wired 6" in first.getvalue()
+    assert "wiring RevenueVault.grantRole(DEPOSITOR_ROLE)" in first.getvalue()
+    assert "every contract is deployed and wired; nothing to do" in again.getvalue()
+    assert Deployment.objects.filter(network=network).count() == len(abi.CONTRACTS)
+
+
+def test_the_deploy_contracts_command_refuses_a_network_without_a_node(db):
+    with pytest.raises(CommandError, match="no RPC URL for network 'nowhere'"):
+        call_command("deploy_contracts", "--network", "nowhere")
+
+
+def test_the_outbox_send_command_sends_until_nothing_is_open(deployed):
+    row = _register(deployed, "register:by-command")
+    out = StringIO()
+
+    call_command("outbox_send", "--network", "anvil", "--until-done", stdout=out)
+
+    row.refresh_from_db()
+    assert row.status == TxStatus.CONFIRMED
+    assert "sent 1, confirmed 1" in out.getvalue()
+
+
+def test_the_outbox_send_command_refuses_an_unknown_network(db):
+    with pytest.raises(CommandError, match="no network 'nowhere'"):
+        call_command("outbox_send", "--network", "nowhere")

@@ -1,6 +1,6 @@
 """How ``RangeSizer`` sizes ``eth_getLogs`` spans from the provider's refusals and the logs seen.
 
-The messages are the proxy's own (``chain.rpcproxy.MESSAGE_FORMATS``), i.e. real providers'
+The messages are the proxy's own (``chain.testing.rpcproxy.MESSAGE_FORMATS``), i.e. real providers'
 wordings; the sync through the proxy is tested end to end in ``licensing/tests``.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from chain.rpcproxy import MESSAGE_FORMATS
 from chain.sync import RangeSizer
+from chain.testing.rpcproxy import MESSAGE_FORMATS
 
 
 def sizer(initial: int = 2000, maximum: int = 100_000, sparse: int = 500) -> RangeSizer:

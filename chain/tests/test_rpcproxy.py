@@ -15,8 +15,9 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.providers import HTTPProvider
 
-from chain import abi
-from chain.rpcproxy import (
+from chain.testing import contracts
+from chain.testing.required import require_service
+from chain.testing.rpcproxy import (
     BOGUS_HINT_KINDS,
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -25,11 +26,10 @@ from chain.rpcproxy import (
     LimitingRpcProxy,
     ideal_get_logs_calls,
 )
-from conftest import require_service
 
 pytestmark = pytest.mark.requires_chain
 
-# What the sync engine's parser must understand (MESSAGE_FORMATS in chain/rpcproxy.py).
+# What the sync engine's parser must understand (MESSAGE_FORMATS in chain/testing/rpcproxy.py).
 RESULTS_RE = re.compile(
     r"^query returned more than (?P<limit>\d+) results"
     r"(?:\. Try with this block range \[0x(?P<from>[0-9a-fA-F]+), 0x(?P<to>[0-9a-fA-F]+)\]\.)?$"
@@ -82,17 +82,19 @@ def log_chain() -> Iterator[LogChain]:
     30 mints in blocks of their own, one block with four mints, ten empty blocks, then 12 more
     mints: 46 logs.
     """
-    from chain.devnode import ANVIL, AnvilNode
+    from chain.testing.devnode import ANVIL, AnvilNode
 
     require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
     node = AnvilNode()
     try:
         w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 30}))
         owner, *holders = w3.eth.accounts[:6]
-        token = abi.deploy_contract(w3, abi.TEST_TOKEN, "Test USD", "TUSD", 6, sender=owner)
+        token = contracts.deploy_contract(
+            w3, contracts.TEST_TOKEN, "Test USD", "TUSD", 6, sender=owner
+        )
         first = None
         for i in range(30):
-            receipt = abi.send(token.functions.mint(holders[i % 5], 1000 + i), sender=owner)
+            receipt = contracts.send(token.functions.mint(holders[i % 5], 1000 + i), sender=owner)
             first = first or receipt["blockNumber"]
         w3.provider.make_request("evm_setAutomine", [False])
         hashes = [token.functions.mint(holders[i], 7).transact({"from": owner}) for i in range(4)]
@@ -103,7 +105,7 @@ def log_chain() -> Iterator[LogChain]:
         for _ in range(10):
             w3.provider.make_request("evm_mine", [])
         for i in range(12):
-            abi.send(token.functions.mint(holders[i % 5], 5000 + i), sender=owner)
+            contracts.send(token.functions.mint(holders[i % 5], 5000 + i), sender=owner)
         last = w3.eth.block_number
         yield LogChain(node.url, w3, token.address, first, last, busy.pop(), node.chain_id)
     finally:

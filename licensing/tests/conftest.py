@@ -1,4 +1,4 @@
-"""Chain-sync fixtures: the contract tests' anvil node and market, seen through a Network."""
+"""Chain-sync fixtures: the standard market (chain.testing.fixtures) seen through a Network."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import pytest
 
 from chain import abi
 from chain.models import Deployment, Network
-from chain.tests.conftest import chain, chain_node, deployed, market  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def network(db, market, settings):  # noqa: F811 - market is the fixture imported above
+def network(db, market, settings):
     """The market's node as the 'anvil' network, with its three contracts recorded."""
     settings.CHAIN_RPC_URLS = {"anvil": market.node_url}
     network = Network.objects.create(name="anvil", chain_id=market.chain_id, confirmation_depth=3)

@@ -8,10 +8,14 @@ from hypothesis import settings as search_settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from chain import abi, sync
+from chain import abi
+from chain.choices import OfferKind
 from chain.models import BlockRecord, IndexedEvent, Reorg, SyncCursor
+from chain.plan import SuiteConfig
 from chain.sync import sync_network
-from chain.tests.conftest import CREDITS, DAY, LICENSE_NATIVE, MODEL, PERPETUAL, SHARES
+from chain.testing import contracts
+from chain.testing.faults import WorkerDied, crash_after_events
+from chain.testing.market import CREDITS, DAY, LICENSE_NATIVE, MODEL, PERPETUAL, SHARES
 from licensing.models import (
     ChainModel,
     ChainOffer,
@@ -136,19 +140,9 @@ def test_indexing_twice_leaves_the_same_rows(network, market):
 def test_a_crash_mid_batch_loses_and_doubles_nothing(network, market, settings, fail_after):
     settings.CHAIN_SYNC_INITIAL_SPAN = 4
     activity(market)
-    written = []
 
-    def crash(event):
-        written.append(event.pk)
-        if len(written) == fail_after:
-            raise RuntimeError("the worker died")
-
-    sync.after_event_written = crash
-    try:
-        with pytest.raises(RuntimeError, match="the worker died"):
-            sync_network(network=network)
-    finally:
-        sync.after_event_written = None
+    with crash_after_events(fail_after), pytest.raises(WorkerDied, match="the worker died"):
+        sync_network(network=network)
     cursor_blocks = {c.contract_name: c.last_block for c in SyncCursor.objects.all()}
     assert all(
         IndexedEvent.objects.filter(contract_name=name, block_number__gt=last).count() == 0
@@ -195,7 +189,7 @@ def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(netw
     price = ChainOffer.objects.get(token_id=LICENSE_NATIVE).price
     fork_snapshot = market.snapshot()
     # the branch that will be dropped: a repriced offer, a new one, a model update
-    repriced = market.offer(MODEL, abi.OfferKind.LICENSE, 7 * PRICE, duration=30 * DAY)
+    repriced = market.offer(MODEL, OfferKind.LICENSE, 7 * PRICE, duration=30 * DAY)
     market.send(market.token.functions.configureOffer(LICENSE_NATIVE, repriced), a.publisher)
     market.send(market.token.functions.configureOffer(77, repriced), a.publisher)
     market.send(market.registry.functions.updateModel(MODEL, a.publisher, "ipfs://v2"), a.publisher)
@@ -413,14 +407,17 @@ def test_expiry_moves_with_time_not_with_the_index(network, market):
 
 
 def test_two_networks_index_apart(network, market, settings):
-    from chain.devnode import AnvilNode
     from chain.models import Deployment, Network
+    from chain.testing.devnode import AnvilNode
 
     with AnvilNode() as other:
         w3 = Web3(Web3.HTTPProvider(other.url))
         admin = w3.eth.accounts[0]
-        suite = abi.deploy_suite(w3, admin=admin, platform=admin, publisher=admin, registrar=admin)
-        abi.send(suite.registry.functions.registerModel(MODEL, admin, "ipfs://other"), sender=admin)
+        config = SuiteConfig(admin=admin, platform=admin, publisher=admin, registrar=admin)
+        suite = contracts.deploy_suite(w3, config)
+        contracts.send(
+            suite.registry.functions.registerModel(MODEL, admin, "ipfs://other"), sender=admin
+        )
         settings.CHAIN_RPC_URLS = {**settings.CHAIN_RPC_URLS, "anvil-2": other.url}
         second = Network.objects.create(
             name="anvil-2", chain_id=other.chain_id, confirmation_depth=1
@@ -465,7 +462,7 @@ def test_reconciliation_agrees_with_the_chain_and_flags_a_tampered_projection(ne
 
 @pytest.mark.parametrize("bogus_hint_rate", [0.0, 0.5])
 def test_sync_completes_through_a_strict_provider(network, market, settings, bogus_hint_rate):
-    from chain.rpcproxy import LimitingRpcProxy
+    from chain.testing.rpcproxy import LimitingRpcProxy
 
     activity(market)
     for _ in range(30):  # a wider range of sparse blocks
@@ -486,7 +483,7 @@ def test_sync_completes_through_a_strict_provider(network, market, settings, bog
 
 
 def test_a_node_error_is_shown_on_the_cursors_and_the_next_run_recovers(network, market, settings):
-    from chain.rpcproxy import LimitingRpcProxy
+    from chain.testing.rpcproxy import LimitingRpcProxy
 
     activity(market)
     with LimitingRpcProxy(market.node_url, max_block_range=None, max_results=None) as proxy:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from conftest import REQUIRE_SERVICES, require_service
+from chain.testing.required import REQUIRE_SERVICES, require_service
 from portal.tasks import echo_task
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.devnode import free_port
+from chain.testing.devnode import free_port
 
 
 @pytest.fixture

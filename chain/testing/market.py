@@ -1,14 +1,10 @@
-"""Fixtures for the contract tests: a private anvil node, the deployed suite, snapshots.
-
-The contract tests run on their own anvil node (not the shared ``anvil`` fixture) because they
-move its clock and revert it to snapshots, which would pull state from under other tests.
-The suite is deployed once per session; ``chain`` wraps each test in ``evm_snapshot`` /
-``evm_revert`` so tests see the same fresh state and can run in any order.
-"""
+"""The standard test market: anvil's dev accounts by role, the suite deployed from them, a test
+ERC-20, and one model with its payees and the standard offers (the contract tests, the sync
+tests and ``chain.testing.fixtures`` build on it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +15,10 @@ from web3.logs import DISCARD
 from web3.providers import HTTPProvider
 
 from chain import abi
-from conftest import require_service
+from chain.choices import OfferKind
+from chain.plan import SuiteConfig
+from chain.testing import contracts
+from chain.testing.devnode import AnvilNode
 
 ZERO = "0x" + "00" * 20
 MODEL = Web3.keccak(text="acme/churn-classifier")
@@ -27,7 +26,7 @@ OTHER_MODEL = Web3.keccak(text="globex/fraud-detector")
 TERMS = Web3.keccak(text="license terms v1")
 DAY = 86_400
 
-# Offer ids of the standard fixture offers (see `Env.configure_standard_offers`).
+# Offer ids of the standard offers (see `configure_standard_offers`).
 LICENSE_NATIVE = 1  # timed (30 days), transferable, native coin
 PASS_TOKEN = 2  # timed (7 days), non-transferable, ERC-20, max supply 5
 PERPETUAL = 3  # perpetual license, non-transferable, native coin
@@ -53,9 +52,11 @@ class Accounts:
 
 @dataclass
 class Env:
+    """The deployed suite on a node, with the accounts by role and a test ERC-20 (``usd``)."""
+
     w3: Web3
     acct: Accounts
-    suite: abi.Suite
+    suite: contracts.Suite
     usd: Any  # TestToken
     node_url: str
     chain_id: int
@@ -74,7 +75,7 @@ class Env:
 
     # --- helpers ---
     def send(self, call, sender: str, value: int = 0):
-        return abi.send(call, sender=sender, value=value)
+        return contracts.send(call, sender=sender, value=value)
 
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
@@ -91,19 +92,8 @@ class Env:
         assert result.get("result") is True, result
 
     def offer(self, model: bytes, kind: int, price: int, **fields: Any) -> tuple:
-        """An OfferConfig tuple (modelId, kind, price, currency, duration, maxSupply,
-        transferable, termsHash, active)."""
-        return (
-            model,
-            kind,
-            price,
-            fields.get("currency", ZERO),
-            fields.get("duration", 0),
-            fields.get("max_supply", 0),
-            fields.get("transferable", False),
-            fields.get("terms", TERMS),
-            fields.get("active", True),
-        )
+        """An OfferConfig tuple (``contracts.offer_config``; the terms default to ``TERMS``)."""
+        return contracts.offer_config(model, kind, price, **{"terms": TERMS, **fields})
 
     def events(self, contract, receipt, name: str) -> list[dict]:
         """Decoded ``name`` events emitted by ``contract`` itself in ``receipt``."""
@@ -116,7 +106,9 @@ class Env:
 
 def expect_revert(call: Callable[[], Any], error: str, **expected_args: Any) -> abi.DecodedRevert:
     """Run ``call`` and assert it reverts with custom error ``error`` (and these args)."""
-    with pytest.raises((ContractCustomError, ContractLogicError, abi.TransactionFailed)) as info:
+    with pytest.raises(
+        (ContractCustomError, ContractLogicError, contracts.TransactionFailed)
+    ) as info:
         call()
     decoded = abi.decode_revert(info.value)
     assert decoded.name == error, f"expected {error}, got {decoded}"
@@ -125,41 +117,35 @@ def expect_revert(call: Callable[[], Any], error: str, **expected_args: Any) -> 
     return decoded
 
 
-@pytest.fixture(scope="session")
-def chain_node() -> Iterator[Any]:
-    from chain.devnode import ANVIL, AnvilNode
-
-    require_service(ANVIL.exists(), "anvil is not installed (npm ci installs @foundry-rs/anvil)")
-    node = AnvilNode()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="session")
-def deployed(chain_node) -> Env:
-    w3 = Web3(HTTPProvider(chain_node.url, request_kwargs={"timeout": 30}))
+def deploy_env(node: AnvilNode) -> Env:
+    """Deploy the suite and the test ERC-20 on ``node`` from its dev accounts; fund the buyers."""
+    w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 30}))
     accounts = w3.eth.accounts
     acct = Accounts(*accounts[:10])
-    suite = abi.deploy_suite(
+    suite = contracts.deploy_suite(
         w3,
-        admin=acct.admin,
-        platform=acct.platform,
-        platform_fee_bps=250,
-        max_platform_fee_bps=1000,
-        uri="https://portal.example/api/tokens/{id}.json",
-        registrar=acct.publisher,
-        publisher=acct.publisher,
-        meter=acct.meter,
-        split_manager=acct.splits,
+        SuiteConfig(
+            admin=acct.admin,
+            platform=acct.platform,
+            platform_fee_bps=250,
+            max_platform_fee_bps=1000,
+            uri="https://portal.example/api/tokens/{id}.json",
+            registrar=acct.publisher,
+            publisher=acct.publisher,
+            meter=acct.meter,
+            split_manager=acct.splits,
+        ),
     )
-    usd = abi.deploy_contract(w3, abi.TEST_TOKEN, "Test USD", "TUSD", 6, sender=acct.admin)
+    usd = contracts.deploy_contract(
+        w3, contracts.TEST_TOKEN, "Test USD", "TUSD", 6, sender=acct.admin
+    )
     env = Env(
         w3=w3,
         acct=acct,
         suite=suite,
         usd=usd,
-        node_url=chain_node.url,
-        chain_id=chain_node.chain_id,
+        node_url=node.url,
+        chain_id=node.chain_id,
     )
     # Every customer holds test dollars and has approved the license token once.
     for buyer in (acct.alice, acct.bob, acct.carol, acct.dave, acct.outsider):
@@ -168,40 +154,26 @@ def deployed(chain_node) -> Env:
     return env
 
 
-@pytest.fixture
-def chain(chain_node, deployed) -> Iterator[Env]:
-    """The deployed suite, reverted to its session state after the test (on our own node:
-    checked before each test, as its port could have been taken over if it died)."""
-    chain_node.check()
-    snapshot_id = deployed.snapshot()
-    try:
-        yield deployed
-    finally:
-        deployed.revert(snapshot_id)
-
-
-@pytest.fixture
-def market(chain) -> Env:
-    """``chain`` plus a registered model, its payees and the standard offers."""
-    env, a = chain, chain.acct
+def configure_standard_offers(env: Env) -> None:
+    """Register ``MODEL`` with a payee and configure the standard offers (the ids above)."""
+    a = env.acct
     env.send(env.registry.functions.registerModel(MODEL, a.publisher, "ipfs://model"), a.publisher)
     env.send(env.vault.functions.configurePayees(MODEL, [a.carol], [1000]), a.splits)
     configs = {
         LICENSE_NATIVE: env.offer(
-            MODEL, abi.OfferKind.LICENSE, 10**16, duration=30 * DAY, transferable=True
+            MODEL, OfferKind.LICENSE, 10**16, duration=30 * DAY, transferable=True
         ),
         PASS_TOKEN: env.offer(
             MODEL,
-            abi.OfferKind.ACCESS_PASS,
+            OfferKind.ACCESS_PASS,
             5 * 10**6,
             currency=env.usd.address,
             duration=7 * DAY,
             max_supply=5,
         ),
-        PERPETUAL: env.offer(MODEL, abi.OfferKind.LICENSE, 3 * 10**16),
-        CREDITS: env.offer(MODEL, abi.OfferKind.CREDITS, 10**12, transferable=True),
-        SHARES: env.offer(MODEL, abi.OfferKind.SHARES, 0, transferable=True),
+        PERPETUAL: env.offer(MODEL, OfferKind.LICENSE, 3 * 10**16),
+        CREDITS: env.offer(MODEL, OfferKind.CREDITS, 10**12, transferable=True),
+        SHARES: env.offer(MODEL, OfferKind.SHARES, 0, transferable=True),
     }
     for offer_id, config in configs.items():
         env.send(env.token.functions.configureOffer(offer_id, config), a.publisher)
-    return env

@@ -1,4 +1,6 @@
-"""Start and stop a local anvil node (npm's @foundry-rs/anvil) for tests and benchmarks."""
+"""Start and stop a local anvil node (npm's @foundry-rs/anvil) for tests and benchmarks.
+
+Django is not needed: the binary is found from this file's place in the checkout."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import time
 from pathlib import Path
 
 import requests
-from django.conf import settings
 
-ANVIL = Path(settings.BASE_DIR) / "node_modules" / ".bin" / "anvil"
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (Django's BASE_DIR)
+ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 # Chain ids drawn for nodes started without one: far from anvil's default (31337) and from
 # public chains, so a node of another process is never taken for ours.
 RANDOM_CHAIN_IDS = range(1_000_000_000, 2_000_000_000)
