@@ -189,3 +189,24 @@ def emit(result: dict, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     stream.write(json.dumps(result, sort_keys=False, default=str) + "\n")
     stream.flush()
+
+
+# --- Contracts ---------------------------------------------------------------------------
+FEE_BPS = 250  # the platform fee the benches' suites take
+
+
+def deploy_bench_suite(w3, *, admin: str, platform: str, publisher: str):
+    """The contract suite the chain benches run on: ``admin`` deploys, wires and splits."""
+    from chain.plan import SuiteConfig
+    from chain.testing import contracts
+
+    config = SuiteConfig(
+        admin=admin,
+        platform=platform,
+        platform_fee_bps=FEE_BPS,
+        max_platform_fee_bps=1000,
+        registrar=publisher,
+        publisher=publisher,
+        split_manager=admin,
+    )
+    return contracts.deploy_suite(w3, config)

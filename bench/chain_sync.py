@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench._common import case, migrate, setup_django
+from bench._common import case, deploy_bench_suite, migrate, setup_django
 
 BACKFILL_TARGET = ">=0.5"
 GETLOGS_TARGET = "<=1.5"
@@ -47,7 +47,6 @@ IDEMPOTENT_TARGET = "==1"
 DAY = 86_400
 PRICE = 10**16  # the license, in wei
 CREDIT_PRICE = 10**12  # one credit, in wei
-FEE_BPS = 250
 PAYEE_BPS = [1000, 500]
 HOLDER_SHARES = [5000, 3000, 2000]
 LICENSE_ID, CREDITS_ID, SHARES_ID = 1, 2, 3
@@ -127,23 +126,11 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
 
     from chain import abi
     from chain.choices import OfferKind
-    from chain.plan import SuiteConfig
     from chain.testing import contracts
 
     dev = w3.eth.accounts
     admin, platform, publisher, buyers = dev[0], dev[1], dev[2], dev[3:10]
-    suite = contracts.deploy_suite(
-        w3,
-        SuiteConfig(
-            admin=admin,
-            platform=platform,
-            platform_fee_bps=FEE_BPS,
-            max_platform_fee_bps=1000,
-            registrar=publisher,
-            publisher=publisher,
-            split_manager=admin,
-        ),
-    )
+    suite = deploy_bench_suite(w3, admin=admin, platform=platform, publisher=publisher)
     deploy_blocks = {
         abi.REGISTRY: suite.registry.deploy_receipt["blockNumber"],
         abi.REVENUE_VAULT: suite.vault.deploy_receipt["blockNumber"],

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from bench._common import case, setup_django
+from bench._common import FEE_BPS, case, deploy_bench_suite, setup_django
 
 PURCHASE_TARGET = "<200000"
 TARGETS = {
@@ -36,7 +36,6 @@ TARGETS = {
 DAY = 86_400
 PRICE = 10**16
 PASS_PRICE = 5 * 10**6
-FEE_BPS = 250
 PAYEE_BPS = [1000, 500]
 HOLDERS = [5000, 3000, 2000]
 PAYEE_SWEEP = [0, 1, 2, 4, 6, 10]
@@ -59,22 +58,10 @@ def _market(w3, dev: list[str], payee_bps: list[int], label: str) -> dict[str, A
     from web3 import Web3
 
     from chain.choices import OfferKind
-    from chain.plan import SuiteConfig
     from chain.testing import contracts
 
     admin, platform, publisher = dev[0], dev[1], dev[2]
-    suite = contracts.deploy_suite(
-        w3,
-        SuiteConfig(
-            admin=admin,
-            platform=platform,
-            platform_fee_bps=FEE_BPS,
-            max_platform_fee_bps=1000,
-            registrar=publisher,
-            publisher=publisher,
-            split_manager=admin,
-        ),
-    )
+    suite = deploy_bench_suite(w3, admin=admin, platform=platform, publisher=publisher)
     usd = contracts.deploy_contract(w3, contracts.TEST_TOKEN, "Test USD", "TUSD", 6, sender=admin)
     model = Web3.keccak(text=f"bench/{label}")
     payees = _fresh_accounts(w3, len(payee_bps), f"{label}-payee")
