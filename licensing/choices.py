@@ -20,3 +20,56 @@ class MismatchKind(models.TextChoices):
     EXPIRY = "expiry", "License expiry"
     BALANCE = "balance", "Token balance"
     CREDITED = "credited", "Vault balance"
+
+
+class QuotaPeriod(models.TextChoices):
+    DAY = "day", "per day"
+    MONTH = "month", "per month"
+
+
+class UsageUnit(models.TextChoices):
+    ROW = "row", "One row predicted"
+    CALL = "call", "One API call"
+
+
+class ContributorRole(models.TextChoices):
+    AUTHOR = "author", "Author"
+    DATA = "data", "Training data"
+    TUNING = "tuning", "Tuning and improvement"
+    EVALUATION = "evaluation", "Evaluation"
+    MAINTAINER = "maintainer", "Maintainer"
+
+
+class PublishStepKind(models.TextChoices):
+    """What one publishing transaction sets, in the order they are queued."""
+
+    REGISTER = "register", "Registry entry"
+    VERSION = "version", "Version hash"
+    OFFER = "offer", "Offer"
+    PAYEES = "payees", "Payees"
+    SHARES = "shares", "Share mint"
+
+
+class PublishStepStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    MINED = "mined", "Mined"
+    CONFIRMED = "confirmed", "Confirmed by the sync"
+    FAILED = "failed", "Failed"
+
+
+class LicenseOperationKind(models.TextChoices):
+    GRANT = "grant", "Grant"
+    EXTEND = "extend", "Extension"
+    REVOKE = "revoke", "Revocation"
+
+
+class RevocationReason(models.TextChoices):
+    """Stable reason codes sent on chain (as bytes32) with a revocation."""
+
+    NON_PAYMENT = "non_payment", "Payment reversed or not received"
+    TERMS_BREACH = "terms_breach", "Breach of the license terms"
+    FRAUD = "fraud", "Fraud or abuse"
+    CUSTOMER_REQUEST = "customer_request", "The customer asked"
+    ISSUED_IN_ERROR = "issued_in_error", "Issued in error"
+    OTHER = "other", "Other (see the note)"

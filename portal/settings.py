@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "ninja",
+    "simple_history",
     # Ours. Imports run one way: models_hub -> licensing -> portal, licensing -> chain.
     "portal",
     "chain",
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # who made a change, for the audit
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -20,6 +20,31 @@ NETWORK = "chain.Network"
 LEDGER_NETWORK = {"on_delete": models.CASCADE, "related_name": "+", "db_index": False}
 
 
+def _listing():
+    """The configured model a row's ``model_id`` names (a join on the bytes32 id, no column):
+    ``listing__model__organization`` is the organization that owns the row."""
+    return models.ForeignObject(
+        "licensing.ModelTokenomics",
+        from_fields=["model_id"],
+        to_fields=["chain_model_id"],
+        on_delete=models.DO_NOTHING,
+        null=True,
+        related_name="+",
+    )
+
+
+def _offer(related_name: str = "+"):
+    """The configured offer of a row's (network, token id) (a join, no column)."""
+    return models.ForeignObject(
+        "licensing.Offer",
+        from_fields=["network", "token_id"],
+        to_fields=["network", "token_id"],
+        on_delete=models.DO_NOTHING,
+        null=True,
+        related_name=related_name,
+    )
+
+
 class ChainModel(models.Model):
     """A model registered in the on-chain ModelRegistry."""
 
@@ -28,6 +53,7 @@ class ChainModel(models.Model):
     model_id = models.CharField(max_length=66)
     publisher = models.CharField(max_length=42)
     metadata_uri = models.CharField(max_length=500, blank=True)
+    listing = _listing()
 
     class Meta:
         constraints = [
@@ -47,6 +73,7 @@ class PublishedVersion(models.Model):
     version = models.PositiveBigIntegerField()
     artifact_sha256 = models.CharField(max_length=64)
     label = models.CharField(max_length=100, blank=True)
+    listing = _listing()
     model_version = models.ForeignKey(
         "models_hub.ModelVersion",
         null=True,
@@ -75,6 +102,8 @@ class ChainOffer(models.Model):
     terms_hash = models.CharField(max_length=66)
     active = models.BooleanField()
     block_number = models.PositiveBigIntegerField()
+    listing = _listing()
+    offer = _offer(related_name="chain_offers")
 
     class Meta:
         ordering = ["network", "token_id"]
@@ -96,6 +125,7 @@ class Holding(models.Model):
     token_id = models.DecimalField(**WEI)
     holder = models.CharField(max_length=42)
     balance = models.DecimalField(**WEI)
+    offer = _offer()
 
     class Meta:
         ordering = ["network", "token_id", "holder"]
@@ -119,6 +149,7 @@ class HoldingChange(models.Model):
     token_id = models.DecimalField(**WEI)
     holder = models.CharField(max_length=42)
     delta = models.DecimalField(**WEI)
+    offer = _offer()
 
     class Meta:
         indexes = [models.Index(fields=["network", "token_address", "token_id", "holder"])]
@@ -138,6 +169,7 @@ class License(models.Model):
     terms_hash = models.CharField(max_length=66, blank=True)
     revoked = models.BooleanField(default=False)
     block_number = models.PositiveBigIntegerField()
+    offer = _offer()
 
     class Meta:
         ordering = ["network", "token_id", "holder"]
@@ -170,6 +202,7 @@ class LicenseChange(models.Model):
     paid = models.DecimalField(default=0, **WEI)
     currency = models.CharField(max_length=42, blank=True)
     reason = models.CharField(max_length=66, blank=True)
+    offer = _offer()
 
     class Meta:
         indexes = [models.Index(fields=["network", "token_address", "token_id", "holder"])]
@@ -187,6 +220,7 @@ class CreditEntry(models.Model):
     holder = models.CharField(max_length=42)
     delta = models.DecimalField(max_digits=79, decimal_places=0)
     receipt_root = models.CharField(max_length=66, blank=True)
+    offer = _offer()
 
     class Meta:
         verbose_name_plural = "credit entries"
@@ -209,9 +243,40 @@ class Payment(models.Model):
     to_holders = models.DecimalField(**WEI)
     residual_to = models.CharField(max_length=42, blank=True)
     to_residual = models.DecimalField(**WEI)
+    paid_at = models.DateTimeField(null=True, blank=True, help_text="The block's time.")
+    listing = _listing()
+
+    class Meta:
+        indexes = [models.Index(fields=["model_id", "currency", "paid_at"])]
 
     def __str__(self) -> str:
         return f"{self.amount} of {self.currency} for {self.model_id[:12]}…"
+
+
+class Sale(models.Model):
+    """One purchase as the token contract recorded it: who bought what, and what they paid."""
+
+    event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)
+    token_address = models.CharField(max_length=42)
+    token_id = models.DecimalField(**WEI)
+    model_id = models.CharField(max_length=66)
+    buyer = models.CharField(max_length=42)
+    amount = models.DecimalField(**WEI)
+    paid = models.DecimalField(**WEI)
+    currency = models.CharField(max_length=42)
+    sold_at = models.DateTimeField(null=True, blank=True, help_text="The block's time.")
+    listing = _listing()
+    offer = _offer()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["network", "model_id", "sold_at"]),
+            models.Index(fields=["model_id", "buyer"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.buyer} bought {self.amount} of {self.token_id}"
 
 
 class VaultEntry(models.Model):
@@ -224,6 +289,7 @@ class VaultEntry(models.Model):
     model_id = models.CharField(max_length=66, blank=True)
     kind = models.CharField(max_length=10, choices=LedgerKind.choices)
     amount = models.DecimalField(**WEI)
+    listing = _listing()
 
     class Meta:
         verbose_name_plural = "vault entries"

@@ -1,0 +1,467 @@
+"""Writes of what a model is sold with: offers, payees, contributors and the cap table.
+
+Each service validates the rules that span rows (the sum of a split, the currency of a
+network, what publishing fixed) and calls ``full_clean()``, whose constraints are the rules
+about one row. Split writes lock the model's ``ModelTokenomics`` row, so two staff editing
+payees at once cannot together pass the 100% bound.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+
+from chain.choices import OfferKind, TxStatus
+from chain.models import Network
+from chain.plan import MAX_PLATFORM_FEE_BPS
+from licensing.choices import PublishStepKind
+from licensing.models import (
+    ChainOffer,
+    Contributor,
+    Holding,
+    ModelTokenomics,
+    Offer,
+    Payee,
+    PublishStep,
+    ShareAllocation,
+)
+from licensing.models.tokenomics import BPS, PAID_KINDS
+from models_hub.models import AIModel, ModelVersion
+
+MAX_ONCHAIN_PAYEES = 10  # RevenueVault.MAX_PAYEES
+ZERO_ADDRESS = "0x" + "0" * 40
+DEAD_TX = (TxStatus.REVERTED, TxStatus.FAILED)
+
+
+def _error(field: str | None, message: str, code: str) -> ValidationError:
+    if field is None:
+        return ValidationError(message, code=code)
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def _pct(bps: int) -> str:
+    return f"{bps / 100:.2f}%"
+
+
+def _record_user(obj, by) -> None:
+    """Name who made the change in its history row (the admin's middleware does it too)."""
+    if by is not None and getattr(by, "is_authenticated", False):
+        obj._history_user = by
+
+
+def _save(obj, by=None, exclude=None):
+    _record_user(obj, by)
+    obj.full_clean(exclude=exclude)
+    obj.save()
+    return obj
+
+
+# --- the model's chain identity ---
+
+
+def tokenomics_for(*, model: AIModel, lock: bool = False) -> ModelTokenomics:
+    """The model's tokenomics row, created with a random bytes32 chain id on first use."""
+    rows = ModelTokenomics.objects.select_for_update() if lock else ModelTokenomics.objects
+    found = rows.filter(model=model).first()
+    if found is not None:
+        return found
+    with transaction.atomic():
+        row, _ = ModelTokenomics.objects.get_or_create(
+            model=model,
+            defaults={
+                "chain_model_id": "0x" + secrets.token_hex(32),
+                "platform_fee_bps": MAX_PLATFORM_FEE_BPS,
+            },
+        )
+    return rows.get(pk=row.pk) if lock else row
+
+
+def _split_room(tokenomics: ModelTokenomics) -> int:
+    return BPS - tokenomics.platform_fee_bps
+
+
+def _split_error(tokenomics: ModelTokenomics, payees: int, contributors: int) -> ValidationError:
+    total = payees + contributors
+    return ValidationError(
+        f"The platform may take up to {_pct(tokenomics.platform_fee_bps)}, so payees and "
+        f"contributors may share at most {_pct(_split_room(tokenomics))}; this split gives them "
+        f"{_pct(total)} (payees {_pct(payees)}, contributors {_pct(contributors)}).",
+        code="split_over_100pct",
+    )
+
+
+@transaction.atomic
+def tokenomics_save(*, tokenomics: ModelTokenomics, by=None) -> ModelTokenomics:
+    """Save a model's split settings (the contributors' part, the metadata URI)."""
+    if tokenomics.pk is None:
+        base = tokenomics_for(model=tokenomics.model, lock=True)
+        base.contributors_bps = tokenomics.contributors_bps
+        base.metadata_uri = tokenomics.metadata_uri
+        tokenomics = base
+    else:
+        ModelTokenomics.objects.select_for_update().filter(pk=tokenomics.pk).first()
+        tokenomics.payees_bps = _payees_total(tokenomics.model, exclude_pk=None)
+    if tokenomics.payees_bps + tokenomics.contributors_bps > _split_room(tokenomics):
+        raise _split_error(tokenomics, tokenomics.payees_bps, tokenomics.contributors_bps)
+    return _save(tokenomics, by)
+
+
+# --- offers ---
+
+
+def _new_token_id(network: Network) -> int:
+    """A random id (JavaScript-safe) that no offer on the network uses yet."""
+    while True:
+        candidate = secrets.randbelow(2**52 - 1) + 1
+        if not Offer.objects.filter(network=network, token_id=candidate).exists():
+            return candidate
+
+
+def offer_on_chain(offer: Offer) -> ChainOffer | None:
+    """What the chain has for ``offer`` (None before its configuration was indexed)."""
+    if offer.pk is None:
+        return None
+    return ChainOffer.objects.filter(network_id=offer.network_id, token_id=offer.token_id).first()
+
+
+def offer_is_published(offer: Offer) -> bool:
+    """Published: on chain, or a configuration transaction that may still land is queued."""
+    if offer.pk is None:
+        return False
+    if offer_on_chain(offer) is not None:
+        return True
+    steps = PublishStep.objects.filter(offer=offer, kind=PublishStepKind.OFFER)
+    return steps.exclude(transaction__status__in=DEAD_TX).exists()
+
+
+def _offer_rules(offer: Offer) -> dict[str, ValidationError]:
+    errors: dict[str, ValidationError] = {}
+    kind = offer.kind
+    paid = kind in PAID_KINDS
+    if not offer.network.is_active:
+        errors["network"] = ValidationError("This network is not active.", code="network_inactive")
+    currency = offer.currency
+    if paid and currency is None:
+        errors["currency"] = ValidationError(
+            "A paid offer needs a currency.", code="currency_required"
+        )
+    if currency is not None and currency.network_id != offer.network_id:
+        errors["currency"] = ValidationError(
+            f"{currency.symbol} is not a currency of {offer.network.name}: pick one configured "
+            "for that network.",
+            code="currency_not_on_network",
+        )
+    elif currency is not None and not currency.active:
+        errors["currency"] = ValidationError(
+            f"{currency.symbol} is no longer accepted for new prices.", code="currency_inactive"
+        )
+    if kind == OfferKind.SHARES:
+        if offer.price or currency is not None:
+            errors["price"] = ValidationError(
+                "Ownership shares are not sold through the offer: they are minted to the cap "
+                "table, so they have no price and no currency.",
+                code="shares_have_no_price",
+            )
+    elif paid and offer.price <= 0:
+        errors["price"] = ValidationError(
+            f"A {offer.get_kind_display().lower()} needs a price above zero; to give access for "
+            "free, grant licenses from the offer's page.",
+            code="price_required",
+        )
+    if kind == OfferKind.ACCESS_PASS and offer.duration == 0:
+        errors["duration"] = ValidationError(
+            "An access pass must expire: give it a duration (a perpetual right is a license).",
+            code="pass_needs_duration",
+        )
+    if kind in (OfferKind.CREDITS, OfferKind.SHARES) and offer.duration:
+        errors["duration"] = ValidationError(
+            f"{offer.get_kind_display()} do not expire: leave the duration at 0.",
+            code="duration_not_allowed",
+        )
+    if kind == OfferKind.CREDITS:
+        if not offer.credits_per_unit:
+            errors["credits_per_unit"] = ValidationError(
+                "A credits pack needs the number of credits one pack holds.",
+                code="credits_need_unit",
+            )
+        elif offer.price % offer.credits_per_unit:
+            errors["price"] = ValidationError(
+                f"The pack's price must divide evenly into its {offer.credits_per_unit} credits "
+                "(each credit is one token on chain).",
+                code="price_not_divisible",
+            )
+        if not offer.usage_unit:
+            errors["usage_unit"] = ValidationError(
+                "Say what one credit pays for (a row or a call).", code="credits_need_unit"
+            )
+        if offer.transferable:
+            errors["transferable"] = ValidationError(
+                "Credits cannot be transferable: credits used off chain could otherwise be moved "
+                "on chain before they are settled.",
+                code="credits_not_transferable",
+            )
+    elif offer.credits_per_unit or offer.usage_unit:
+        errors["credits_per_unit"] = ValidationError(
+            "Only credits packs have credits per pack and a usage unit.",
+            code="credits_fields_on_other_kind",
+        )
+    terms = offer.terms
+    if paid and terms is None:
+        errors["terms"] = ValidationError(
+            "Pick the license terms buyers agree to.", code="terms_required"
+        )
+    if terms is not None:
+        if terms.organization_id != offer.model.organization_id:
+            errors["terms"] = ValidationError(
+                "These terms belong to another organization.", code="terms_of_other_organization"
+            )
+        elif offer.transferable and not terms.transferable:
+            errors["transferable"] = ValidationError(
+                f"The terms ({terms}) do not allow transfers: make the offer non-transferable or "
+                "pick terms that allow them.",
+                code="terms_forbid_transfer",
+            )
+    if kind == OfferKind.SHARES and offer.max_supply:
+        allocated = _cap_table_total(offer.model)
+        if allocated and offer.max_supply < allocated:
+            errors["max_supply"] = ValidationError(
+                f"The cap table allocates {allocated} shares, more than this maximum supply.",
+                code="max_supply_below_cap_table",
+            )
+    return errors
+
+
+def _published_rules(offer: Offer, before: Offer) -> dict[str, ValidationError]:
+    """What the chain fixed once an offer was configured there."""
+    errors: dict[str, ValidationError] = {}
+    fixed = {"model_id": "model", "network_id": "network", "kind": "kind"}
+    for attribute, field in fixed.items():
+        if getattr(offer, attribute) != getattr(before, attribute):
+            errors[field] = ValidationError(
+                f"The offer is published: its {field} is fixed on chain. Deactivate it and "
+                "create a new offer instead.",
+                code="offer_field_fixed",
+            )
+    if bool(offer.duration) != bool(before.duration):
+        errors["duration"] = ValidationError(
+            "The offer is published: it cannot switch between timed and perpetual.",
+            code="offer_field_fixed",
+        )
+    if offer.max_supply:
+        supply = Holding.objects.filter(
+            network_id=offer.network_id, token_id=offer.token_id
+        ).aggregate(total=Sum("balance"))["total"]
+        if supply and offer.max_supply < supply:
+            errors["max_supply"] = ValidationError(
+                f"{supply} units exist already; the maximum supply cannot go below that.",
+                code="max_supply_below_supply",
+            )
+    return errors
+
+
+@transaction.atomic
+def offer_save(*, offer: Offer, by=None) -> Offer:
+    """Create or change an offer (its values set on ``offer``); publishing is separate."""
+    tokenomics_for(model=offer.model)
+    errors = _offer_rules(offer)
+    if offer.pk is not None:
+        before = Offer.objects.select_for_update().get(pk=offer.pk)
+        if offer_is_published(before):
+            errors.update(_published_rules(offer, before))
+    else:
+        offer.token_id = _new_token_id(offer.network)
+    if errors:
+        raise ValidationError(errors)
+    return _save(offer, by)
+
+
+def offer_create(*, by=None, **fields) -> Offer:
+    """``offer_save`` of a new offer built from keyword fields (the demo's and tests' way)."""
+    return offer_save(offer=Offer(**fields), by=by)
+
+
+def offer_delete(*, offer: Offer) -> None:
+    """Delete an offer that was never published (a published one is deactivated instead)."""
+    if offer_is_published(offer):
+        raise _error(
+            None,
+            f"{offer} is published: deactivate it (holders keep what they bought).",
+            "offer_published",
+        )
+    offer.delete()
+
+
+# --- payees ---
+
+
+def _payees_total(model: AIModel, exclude_pk: int | None) -> int:
+    rows = Payee.objects.filter(model=model)
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    return rows.aggregate(total=Sum("bps"))["total"] or 0
+
+
+def onchain_payee_count(model: AIModel, extra_payees: int = 0) -> int:
+    """How many payees the vault would get: the payees plus the current contributors."""
+    version = contributors_version(model)
+    contributors = Contributor.objects.filter(version=version).count() if version else 0
+    return Payee.objects.filter(model=model).count() + extra_payees + contributors
+
+
+@transaction.atomic
+def payee_save(*, payee: Payee, by=None) -> Payee:
+    """Add or change a payee; the split (fee + payees + contributors) stays within 100%."""
+    tokenomics = tokenomics_for(model=payee.model, lock=True)
+    if payee.address.lower() == ZERO_ADDRESS:
+        raise _error("address", "The zero address cannot be paid.", "zero_address")
+    others = _payees_total(payee.model, exclude_pk=payee.pk)
+    if others + payee.bps + tokenomics.contributors_bps > _split_room(tokenomics):
+        raise ValidationError(
+            {"bps": _split_error(tokenomics, others + payee.bps, tokenomics.contributors_bps)}
+        )
+    if payee.pk is None and onchain_payee_count(payee.model, 1) > MAX_ONCHAIN_PAYEES:
+        raise _error(
+            None,
+            f"The vault pays at most {MAX_ONCHAIN_PAYEES} accounts per model (payees and the "
+            "current version's contributors together).",
+            "too_many_payees",
+        )
+    payee = _save(payee, by)
+    tokenomics.payees_bps = others + payee.bps
+    _save(tokenomics, by)
+    return payee
+
+
+def payee_create(*, by=None, **fields) -> Payee:
+    return payee_save(payee=Payee(**fields), by=by)
+
+
+@transaction.atomic
+def payee_delete(*, payee: Payee, by=None) -> None:
+    tokenomics = tokenomics_for(model=payee.model, lock=True)
+    _record_user(payee, by)
+    payee.delete()
+    tokenomics.payees_bps = _payees_total(payee.model, exclude_pk=None)
+    _save(tokenomics, by)
+
+
+# --- contributors ---
+
+
+def contributors_version(model: AIModel) -> ModelVersion | None:
+    """The version whose contributors share the contributors' part: the latest published one."""
+    from models_hub.selectors import PUBLIC_VERSION
+
+    published = model.versions.filter(PUBLIC_VERSION).order_by("-sort_key").first()
+    return published
+
+
+@transaction.atomic
+def contributor_save(*, contributor: Contributor, by=None) -> Contributor:
+    """Credit a wallet on a version; the version's shares add up to at most 100%."""
+    version = contributor.version
+    tokenomics_for(model=version.model, lock=True)
+    if contributor.address.lower() == ZERO_ADDRESS:
+        raise _error("address", "The zero address cannot be credited.", "zero_address")
+    others = Contributor.objects.filter(version=version).exclude(pk=contributor.pk)
+    taken = others.aggregate(total=Sum("share_bps"))["total"] or 0
+    if taken + contributor.share_bps > BPS:
+        raise _error(
+            "share_bps",
+            f"The contributors of {version.model} {version.version} already share "
+            f"{_pct(taken)} of the contributors' part; this one can have at most "
+            f"{_pct(BPS - taken)}.",
+            "contributor_shares_over_100pct",
+        )
+    if (
+        contributor.pk is None
+        and version == contributors_version(version.model)
+        and onchain_payee_count(version.model, 1) > MAX_ONCHAIN_PAYEES
+    ):
+        raise _error(
+            None,
+            f"The vault pays at most {MAX_ONCHAIN_PAYEES} accounts per model (payees and the "
+            "current version's contributors together).",
+            "too_many_payees",
+        )
+    return _save(contributor, by)
+
+
+def contributor_create(*, by=None, **fields) -> Contributor:
+    return contributor_save(contributor=Contributor(**fields), by=by)
+
+
+@transaction.atomic
+def contributor_delete(*, contributor: Contributor, by=None) -> None:
+    _record_user(contributor, by)
+    contributor.delete()
+
+
+def onchain_payees(model: AIModel) -> list[tuple[str, int]]:
+    """The vault's payee list for ``model``: each payee, and each contributor of the latest
+    published version with ``floor(contributors part * share / 10000)`` basis points (the
+    rounding remainder goes to the share holders, like every remainder in the vault)."""
+    from web3 import Web3
+
+    tokenomics = tokenomics_for(model=model)
+    payees: dict[str, int] = {}
+    for payee in Payee.objects.filter(model=model).order_by("pk"):
+        address = Web3.to_checksum_address(payee.address)
+        payees[address] = payees.get(address, 0) + payee.bps
+    version = contributors_version(model)
+    if version is not None and tokenomics.contributors_bps:
+        for contributor in Contributor.objects.filter(version=version).order_by("pk"):
+            bps = tokenomics.contributors_bps * contributor.share_bps // BPS
+            if bps:
+                address = Web3.to_checksum_address(contributor.address)
+                payees[address] = payees.get(address, 0) + bps
+    return sorted(payees.items())
+
+
+# --- cap table ---
+
+
+def _cap_table_total(model: AIModel) -> int:
+    total = ShareAllocation.objects.filter(model=model).aggregate(total=Sum("amount"))["total"]
+    return int(total or 0)
+
+
+def shares_minted(model: AIModel) -> bool:
+    """Whether the cap table was minted (or a mint that may still land is queued) anywhere."""
+    steps = PublishStep.objects.filter(model=model, kind=PublishStepKind.SHARES)
+    return steps.exclude(transaction__status__in=DEAD_TX).exists()
+
+
+def _fixed_error() -> ValidationError:
+    return _error(
+        None,
+        "The shares have been minted: the cap table is fixed. Holders move shares on chain.",
+        "cap_table_fixed",
+    )
+
+
+@transaction.atomic
+def share_allocation_save(*, allocation: ShareAllocation, by=None) -> ShareAllocation:
+    """Add or change a cap table line, until the shares are minted."""
+    tokenomics_for(model=allocation.model, lock=True)
+    if shares_minted(allocation.model):
+        raise _fixed_error()
+    if allocation.holder.lower() == ZERO_ADDRESS:
+        raise _error("holder", "Shares cannot be minted to the zero address.", "zero_address")
+    return _save(allocation, by)
+
+
+def share_allocation_create(*, by=None, **fields) -> ShareAllocation:
+    return share_allocation_save(allocation=ShareAllocation(**fields), by=by)
+
+
+@transaction.atomic
+def share_allocation_delete(*, allocation: ShareAllocation, by=None) -> None:
+    tokenomics_for(model=allocation.model, lock=True)
+    if shares_minted(allocation.model):
+        raise _fixed_error()
+    _record_user(allocation, by)
+    allocation.delete()
