@@ -23,3 +23,38 @@ def network(db, market, settings):
             sources_sha256=abi.load_artifact(name).sources_sha256,
         )
     return network
+
+
+@pytest.fixture
+def shop(db, org_a, make_staff):
+    """Org A selling one model on the matrix network: ETH and USDC there, terms (one pair
+    transferable), and a staff member of each role."""
+    from types import SimpleNamespace
+
+    from licensing.models import Currency
+    from licensing.tests import factories
+    from portal.choices import Role
+
+    network = factories.matrix_network()
+    return SimpleNamespace(
+        org=org_a,
+        model=factories.model_of(org_a, "Shop", "churn"),
+        network=network,
+        eth=factories.native_currency(network),
+        usdc=Currency.objects.create(
+            network=network, symbol="USDC", address="0x" + "5c" * 20, decimals=6
+        ),
+        terms=factories.terms_row(org_a, "Standard"),
+        open_terms=factories.terms_row(org_a, "Transferable", transferable=True),
+        owner=make_staff(org_a, Role.OWNER),
+        manager=make_staff(org_a, Role.MANAGER),
+        viewer=make_staff(org_a, Role.VIEWER),
+    )
+
+
+@pytest.fixture(scope="session")
+def estimator_bytes():
+    """A real, small scikit-learn classifier, serialized once per session."""
+    from models_hub.demo_models import serialize, train
+
+    return serialize(train("breast-cancer")[0], "joblib")
