@@ -75,13 +75,14 @@ def organization_of(obj: Model, tenant_field: str) -> int | None:
 def write_role_for(admin_site, model) -> Role | None:
     """The role that writes ``model`` through the site's tenant admins and inlines.
 
-    The strictest one if several edit it; None when no tenant form edits it.
+    The strictest one if several edit it; None when no tenant form edits it (read-only tenant
+    admins, ``tenant_read_only``, have no forms).
     """
     roles = []
     for model_admin in admin_site._registry.values():
         if not isinstance(model_admin, TenantAdminMixin):
             continue
-        if model_admin.model is model:
+        if model_admin.model is model and not model_admin.tenant_read_only:
             roles.append(model_admin.tenant_write_role)
         roles += [
             inline.tenant_write_role
@@ -135,6 +136,10 @@ class _TenantScoping:
 
 class TenantAdminMixin(_TenantScoping):
     """Scope a ModelAdmin to the organizations the signed-in staff member belongs to."""
+
+    # True for an admin whose rows change only elsewhere (chain state): it must refuse every
+    # add, change and delete itself, and autocomplete never answers for its (absent) forms.
+    tenant_read_only: bool = False
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
