@@ -23,6 +23,7 @@ from licensing.choices import LedgerKind, LicenseChangeKind
 from licensing.models import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     CreditEntry,
     Holding,
     HoldingChange,
@@ -123,6 +124,23 @@ def version_published(event) -> None:
         artifact_sha256=sha256,
         label=event.args["label"][:100],
         model_version=ModelVersion.objects.filter(sha256=sha256).order_by("pk").first(),
+    )
+
+
+# --- vault payees ---
+
+
+@on_event(VAULT, "PayeesConfigured")
+def payees_configured(event) -> None:
+    """One row per event (the latest is the vault's list): a rollback needs no recomputing."""
+    ChainPayees.objects.create(
+        event_id=event.pk,
+        network=event.network,
+        model_id=event.args["modelId"],
+        accounts=list(event.args["accounts"]),
+        bps=[int(bps) for bps in event.args["bps"]],
+        block_number=event.block_number,
+        log_index=event.log_index,
     )
 
 

@@ -14,6 +14,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from chain.admin import PlatformAdmin
 from chain.choices import OfferKind
+from licensing.admin.publishing import PublishToChainMixin
 from licensing.amounts import format_amount, format_duration
 from licensing.models import (
     Contributor,
@@ -82,9 +83,10 @@ class TokenomicsForm(ServiceModelForm):
 
 
 @admin.register(ModelTokenomics)
-class ModelTokenomicsAdmin(TenantHistoryAdmin):
+class ModelTokenomicsAdmin(PublishToChainMixin, TenantHistoryAdmin):
     tenant_field = "model__organization"
     form = TokenomicsForm
+    actions = ["publish_to_chain"]  # PublishToChainMixin: the action, button and page
     list_display = [
         "model",
         "organization",

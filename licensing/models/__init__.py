@@ -4,6 +4,7 @@
 from licensing.models.chain_state import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     CreditEntry,
     Holding,
     HoldingChange,
@@ -30,6 +31,7 @@ from licensing.models.tokenomics import (
 __all__ = [
     "ChainModel",
     "ChainOffer",
+    "ChainPayees",
     "Contributor",
     "CreditEntry",
     "Currency",

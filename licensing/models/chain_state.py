@@ -317,3 +317,28 @@ class Mismatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.key}: {self.projected} != {self.on_chain}"
+
+
+class ChainPayees(models.Model):
+    """A model's payee list as one PayeesConfigured event set it in the vault (the latest row
+    per network and model is the current list; a reorg deletes rows with their events)."""
+
+    event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    model_id = models.CharField(max_length=66)
+    accounts = models.JSONField(default=list)
+    bps = models.JSONField(default=list)
+    block_number = models.PositiveBigIntegerField()
+    log_index = models.PositiveIntegerField()
+    listing = _listing()
+
+    class Meta:
+        verbose_name_plural = "chain payees"
+        indexes = [models.Index(fields=["network", "model_id", "block_number", "log_index"])]
+
+    def __str__(self) -> str:
+        return f"{len(self.accounts)} payee(s) of {self.model_id[:12]}…"
+
+    def pairs(self) -> list[tuple[str, int]]:
+        """``(account, bps)`` sorted by account, as ``onchain_payees`` lists them."""
+        return sorted(zip(self.accounts, (int(b) for b in self.bps), strict=True))
