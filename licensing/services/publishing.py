@@ -328,8 +328,9 @@ def _known(pub: Publication) -> dict[str, dict]:
     steps = PublishStep.objects.filter(model=pub.model, network=pub.network)
     steps = with_indexed(steps.exclude(transaction__status__in=DEAD_TX))
     for step in steps.order_by("pk"):
-        if not getattr(step, INDEXED):
-            known[step.payload["target"]] = step.payload["state"]
+        target = step.payload.get("target")
+        if target is not None and not getattr(step, INDEXED):
+            known[target] = step.payload.get("state")
     return known
 
 

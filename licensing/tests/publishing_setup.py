@@ -21,6 +21,7 @@ from chain.sync import sync_network
 from chain.testing import contracts
 from chain.testing.devnode import AnvilNode
 from licensing.models import Currency, LicenseTerms
+from licensing.services.terms import terms_create
 from models_hub import services as registry
 from models_hub.choices import Task
 
@@ -114,15 +115,15 @@ def erc20(network: Network, address: str, symbol: str = "TUSD", decimals: int = 
 
 
 def terms_for(organization, name: str = "Standard license", *, hashed: bool = True):
-    """Terms with a content hash (the terms service computes it; here a fixed stand-in)."""
-    content_hash = Web3.keccak(text=f"{organization.slug}:{name}").to_0x_hex() if hashed else ""
-    return LicenseTerms.objects.create(
-        organization=organization,
-        name=name,
-        commercial_use=True,
-        transferable=True,
-        content_hash=content_hash,
+    """Terms through the terms service; ``hashed=False`` blanks the content hash afterwards
+    (terms written around the service, which publishing refuses)."""
+    terms = terms_create(
+        organization=organization, name=name, commercial_use=True, transferable=True
     )
+    if not hashed:
+        LicenseTerms.objects.filter(pk=terms.pk).update(content_hash="")
+        terms.refresh_from_db()
+    return terms
 
 
 def trained_artifact(seed: int = 0) -> bytes:
