@@ -217,16 +217,7 @@ class PublishStepAdmin(TenantAdminMixin, ServiceAdmin):
     retries failed ones."""
 
     tenant_field = "model__organization"
-    list_display = [
-        "created_at",
-        "model",
-        "network",
-        "kind",
-        "target",
-        "status",
-        "tx_hash",
-        "requested_by",
-    ]
+    list_display = ["step", "model", "network_name", "status", "tx_hash", "created_at"]
     list_filter = [StatusFilter, "kind", "network", "model"]
     list_select_related = ["model", "network", "offer", "version", "transaction", "requested_by"]
     search_fields = ["model__name", "offer__tier_name", "version__version", "transaction__tx_hash"]
@@ -311,6 +302,14 @@ class PublishStepAdmin(TenantAdminMixin, ServiceAdmin):
     @admin.display(description="Sets")
     def target(self, obj):
         return step_target(obj)
+
+    @admin.display(description="Step")
+    def step(self, obj):
+        return f"{obj.get_kind_display()}: {step_target(obj)}"
+
+    @admin.display(description="Network", ordering="network__name")
+    def network_name(self, obj):
+        return obj.network.name
 
     @admin.display(description="Call")
     def function(self, obj):

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from web3 import Web3
 
 from chain import abi
@@ -445,10 +445,10 @@ def _shares_calls(pub: Publication, offer_calls: list[Call]) -> list[Call]:
 
 def _plan(pub: Publication) -> list[Call]:
     """Every call the chain needs, in publishing order (checks first: nothing is half-planned)."""
-    shares = _shares_offer(pub)
-    if shares is not None:
-        _cap_table(pub, shares)  # may give the shares offer its maximum supply
     pub.known = _known(pub)
+    shares = _shares_offer(pub)
+    if shares is not None and (shares.active or f"offer:{int(shares.token_id)}" in pub.known):
+        _cap_table(pub, shares)  # may give the shares offer its maximum supply
     _check_offers(pub)
     offers = _offer_calls(pub)
     return [
@@ -567,16 +567,3 @@ def latest_steps(*, model: AIModel) -> list[StepView]:
         newest.setdefault((network_id, target), pk)
     views = step_views(PublishStep.objects.filter(pk__in=newest.values()).order_by("pk"))
     return sorted(views, key=lambda view: (view.step.network.name, view.step.pk))
-
-
-def steps_summary(*, model: AIModel) -> dict[str, int]:
-    """How many of the model's latest steps stand at each status."""
-    counts: dict[str, int] = {}
-    for view in latest_steps(model=model):
-        counts[view.status] = counts.get(view.status, 0) + 1
-    return counts
-
-
-def cap_table_total(model: AIModel) -> int:
-    total = ShareAllocation.objects.filter(model=model).aggregate(total=Sum("amount"))["total"]
-    return int(total or 0)

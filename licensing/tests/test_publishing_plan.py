@@ -323,3 +323,13 @@ def _tokenomics(model, **fields):
     for name, value in fields.items():
         setattr(row, name, value)
     return row
+
+
+def test_an_inactive_shares_offer_never_listed_needs_no_cap_table(model, network):
+    tokenomics.offer_create(
+        model=model, network=network, kind=OfferKind.SHARES, tier_name="Later", active=False
+    )
+
+    steps = model_publish(model=model, network=network)
+
+    assert [s.kind for s in steps] == [PublishStepKind.REGISTER, PublishStepKind.VERSION]
