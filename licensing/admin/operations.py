@@ -297,6 +297,8 @@ class LicenseOperationAdmin(TenantAdminMixin, ServiceAdmin, SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         self.get_object(request, unquote(object_id))  # 404 outside the user's organizations
+        if not self._is_super(request):  # users' pages are superusers': names without links
+            extra_context = {**(extra_context or {}), "admin_user_view": "no-user-page"}
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):

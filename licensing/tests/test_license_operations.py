@@ -159,6 +159,7 @@ def test_the_history_keeps_who_when_and_before_and_after(client, shop):
     body = page.content.decode()
     assert page.status_code == 200
     assert shop.manager.email in body
+    assert reverse("admin:auth_user_change", args=[shop.manager.pk]) not in body  # superusers'
     assert "Conference speaker, 2026" in body
     # a revert from the history would bypass the services: refused
     record_url = reverse(
