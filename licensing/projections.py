@@ -69,6 +69,7 @@ LEDGER_COLUMNS = {
         "to_holders",
         "residual_to",
         "to_residual",
+        "paid_at",
     ),
     VaultEntry: ("event_id", "network_id", "account", "currency", "model_id", "kind", "amount"),
 }
@@ -351,6 +352,7 @@ class BatchProjector:
                 _wei(args["toHolders"]),
                 args["residualTo"],
                 _wei(args["toResidual"]),
+                None,  # the block's time: filled by the dashboards' work
             )
         )
 

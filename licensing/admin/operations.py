@@ -11,9 +11,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminTextInputWidget
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -27,6 +25,7 @@ from licensing.selectors import renewal_preview, renewal_summary
 from licensing.services import operations
 from licensing.services.status import INDEXED, with_indexed
 from portal.choices import Role
+from portal.history_admin import TenantHistoryMixin
 from portal.selectors import organization_ids_for
 from portal.service_admin import ServiceAdmin, ServiceModelForm
 from portal.tenancy import TenantAdminMixin
@@ -111,7 +110,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(LicenseOperation)
-class LicenseOperationAdmin(TenantAdminMixin, ServiceAdmin, SimpleHistoryAdmin):
+class LicenseOperationAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryAdmin, ServiceAdmin):
     """Staff's grants, extensions and revocations (managers and owners start them)."""
 
     tenant_field = "offer__model__organization"
@@ -129,6 +128,7 @@ class LicenseOperationAdmin(TenantAdminMixin, ServiceAdmin, SimpleHistoryAdmin):
     ]  # fmt: skip
     date_hierarchy = "created_at"
     actions = ["retry_failed"]
+    history_list_display = ["changed_fields"]
     add_fieldsets = [
         (None, {"fields": ["kind", "offer", "holder"]}),
         ("Grant or extension", {"fields": ["amount", "expires_at"]}),
@@ -230,7 +230,7 @@ class LicenseOperationAdmin(TenantAdminMixin, ServiceAdmin, SimpleHistoryAdmin):
         return self.change_fieldsets if obj is not None else self.add_fieldsets
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else []
+        return super().get_readonly_fields(request, obj) if obj is not None else []
 
     def _offer_choices(self, request):
         """Offers of the organizations where the user may start operations."""
@@ -293,22 +293,15 @@ class LicenseOperationAdmin(TenantAdminMixin, ServiceAdmin, SimpleHistoryAdmin):
         )
         return super().response_add(request, obj, post_url_continue)
 
-    # --- history: scoped like the rest, and read-only (no revert) ---
+    # --- history (scoped and read-only: portal.history_admin) ---
 
-    def history_view(self, request, object_id, extra_context=None):
-        self.get_object(request, unquote(object_id))  # 404 outside the user's organizations
-        if not self._is_super(request):  # users' pages are superusers': names without links
-            extra_context = {**(extra_context or {}), "admin_user_view": "no-user-page"}
-        return super().history_view(request, object_id, extra_context)
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        self.get_object(request, unquote(object_id))
-        if request.method not in ("GET", "HEAD"):
-            raise PermissionDenied  # a revert would bypass the services
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-    def revert_disabled(self, request, obj=None):
-        return True
+    @admin.display(description="What changed")
+    def changed_fields(self, obj):
+        previous = obj.prev_record
+        if previous is None:
+            return "created"
+        delta = obj.diff_against(previous)
+        return "; ".join(f"{c.field}: {c.old!r} → {c.new!r}" for c in delta.changes) or "no change"
 
     # --- actions ---
 

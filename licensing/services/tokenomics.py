@@ -465,3 +465,55 @@ def share_allocation_delete(*, allocation: ShareAllocation, by=None) -> None:
         raise _fixed_error()
     _record_user(allocation, by)
     allocation.delete()
+
+
+# --- the offer as the chain should have it ---
+
+ZERO_BYTES32 = "0x" + "0" * 64
+
+
+def onchain_offer_config(offer: Offer) -> dict:
+    """The ``OfferConfig`` the LicenseToken should hold for ``offer`` (prices per token: a
+    credits pack of N credits for P is N tokens of P / N each; ``max_supply`` in tokens)."""
+    per_unit = offer.credits_per_unit if offer.kind == OfferKind.CREDITS else 1
+    return {
+        "modelId": tokenomics_for(model=offer.model).chain_model_id,
+        "kind": int(offer.kind),
+        "price": int(offer.price) // per_unit,
+        "currency": offer.currency.chain_address if offer.currency else ZERO_ADDRESS,
+        "duration": int(offer.duration),
+        "maxSupply": int(offer.max_supply) * per_unit,
+        "transferable": bool(offer.transferable),
+        "termsHash": (offer.terms.content_hash if offer.terms else "") or ZERO_BYTES32,
+        "active": bool(offer.active),
+    }
+
+
+_CHAIN_FIELDS = {
+    "price": "price",
+    "currency": "currency",
+    "duration": "duration",
+    "maxSupply": "max_supply",
+    "transferable": "transferable",
+    "termsHash": "terms_hash",
+    "active": "active",
+}
+
+
+def offer_pending_diff(offer: Offer) -> list[tuple[str, str, str]] | None:
+    """``(field, on chain, configured)`` for each field the chain has differently; None when the
+    chain has no such offer yet."""
+    chain = offer_on_chain(offer)
+    if chain is None:
+        return None
+    wanted = onchain_offer_config(offer)
+    diff = []
+    for key, attribute in _CHAIN_FIELDS.items():
+        have, want = getattr(chain, attribute), wanted[key]
+        if isinstance(want, str):
+            same = str(have).lower() == want.lower()
+        else:
+            same = type(want)(have) == want
+        if not same:
+            diff.append((attribute.replace("_", " "), str(have), str(want)))
+    return diff

@@ -9,6 +9,7 @@ from chain.services import enqueue_call
 from licensing.choices import LicenseOperationKind, RevocationReason
 from licensing.models import Currency, LicenseOperation, LicenseTerms, Offer
 from licensing.services.operations import reason_code_bytes
+from licensing.services.terms import terms_create
 from licensing.services.tokenomics import offer_create
 from models_hub.tests.factories import model_row
 from portal.tests.factories import tenant_row_factory
@@ -16,6 +17,18 @@ from portal.tests.factories import tenant_row_factory
 DAY = 86_400
 HOLDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's account #1 (a public test key)
 TOKEN_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+@tenant_row_factory(LicenseTerms)
+def terms_row(organization, marker: str) -> LicenseTerms:
+    # nobody holds it: the matrix's change POST edits it in place
+    return terms_create(
+        organization=organization,
+        name=f"{marker} terms",
+        commercial_use=True,
+        territory=["DE", "FR"],
+        legal_text=f"# {marker} license\n\nUse it well.",
+    )
 
 
 def network_row(organization, marker: str) -> Network:
@@ -40,9 +53,6 @@ def license_offer_row(organization, marker: str) -> Offer:
     """A 30-day license tier of a model of ``organization``, priced in the native coin."""
     network = network_row(organization, marker)
     currency, _ = Currency.objects.get_or_create(network=network, symbol="ETH", address="")
-    terms = LicenseTerms.objects.create(
-        organization=organization, name=f"{marker} terms", content_hash="0x" + "11" * 32
-    )
     return offer_create(
         model=model_row(organization, f"{marker} licensed"),
         network=network,
@@ -51,7 +61,7 @@ def license_offer_row(organization, marker: str) -> Offer:
         price=10**16,
         currency=currency,
         duration=30 * DAY,
-        terms=terms,
+        terms=terms_row(organization, f"{marker} offered"),
     )
 
 
