@@ -323,6 +323,9 @@ def test_offers_of_another_organization_are_not_offered(client, shop, org_b, mak
                    expires_at=later(shop, 3))  # fmt: skip
 
     assert "beta-leak" not in page.content.decode()
+    search = {"app_label": "licensing", "model_name": "licenseoperation", "field_name": "offer"}
+    found = client.get(reverse("admin:autocomplete"), {**search, "term": ""}).json()["results"]
+    assert {int(row["id"]) for row in found} == {offer.pk for offer in shop.offers.values()}
     errors = response.context["adminform"].form.errors.as_data()
     assert "invalid_choice" in [e.code for e in errors["offer"]]
     assert not LicenseOperation.objects.exists()
