@@ -318,6 +318,17 @@ class BatchProjector:
             reason=args["reason"],
         )
 
+    def on_Extended(self, event) -> None:
+        args = event.args
+        self._license_change(
+            event,
+            holder=args["holder"],
+            token_id=_wei(args["id"]),
+            kind=LicenseChangeKind.EXTEND,
+            expires_at=args["expiry"],
+            terms_hash=args["termsHash"],
+        )
+
     def on_ExpiryTransferred(self, event) -> None:
         args = event.args
         token_id = _wei(args["id"])
@@ -447,7 +458,7 @@ def rolled_back(*, network, fork_block: int, removed: list) -> None:
             for token_id in ids:
                 for holder in (args["from"], args["to"]):
                     holdings.add((event.address, _wei(token_id), holder))
-        elif event.name in ("Purchased", "Granted", "Revoked"):
+        elif event.name in ("Purchased", "Granted", "Revoked", "Extended"):
             holder = args.get("buyer") or args.get("to") or args.get("holder")
             licenses.add((event.address, _wei(args["id"]), holder))
         elif event.name == "ExpiryTransferred":

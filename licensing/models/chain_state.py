@@ -188,7 +188,7 @@ class License(models.Model):
 
 
 class LicenseChange(models.Model):
-    """One event that set a holder's expiry (purchase, grant, revocation, transfer)."""
+    """One event that set a holder's expiry (purchase, grant, extension, revocation, transfer)."""
 
     event = models.ForeignKey(EVENT, on_delete=models.CASCADE, related_name="+")
     network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)

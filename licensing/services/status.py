@@ -1,9 +1,6 @@
 """Where a transaction staff queued stands, as the admin shows it (publishing steps and license
-operations share it): queued, sent, mined, confirmed by the sync, or failed with its reason.
-
-(The same names and signatures as the ops branch's module, which adds sentences for every
-contract error; the lead keeps one of the two.)
-"""
+operations share it): queued, sent, mined, confirmed by the sync, or failed with a reason a
+person can read."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from chain.choices import TxStatus
 from chain.models import IndexedEvent, Network, OutboundTransaction
 from licensing.choices import PublishStepStatus
+from licensing.reasons import CurrencyLike, explain_reason
 
 INDEXED = "tx_indexed"  # the annotation ``with_indexed`` adds
 
@@ -40,12 +38,12 @@ def tx_status(
     network: Network,
     *,
     is_indexed: bool | None = None,
-    currency=None,
+    currency: CurrencyLike | None = None,
 ) -> tuple[str, str]:
     """``(PublishStepStatus, reason)``: the reason is empty unless the transaction failed.
 
     ``is_indexed`` saves the query when the caller annotated it (``with_indexed``);
-    ``currency`` is accepted for the ops branch's signature (amounts in whole units).
+    ``currency`` shows amounts in a failure's reason in whole units.
     """
     if transaction is None:
         return PublishStepStatus.QUEUED, ""
@@ -55,7 +53,9 @@ def tx_status(
         if is_indexed is None:
             is_indexed = indexed(transaction, network)
         return (PublishStepStatus.CONFIRMED if is_indexed else PublishStepStatus.MINED), ""
-    reason = transaction.revert_reason or transaction.last_error or "The transaction failed."
-    if transaction.status == TxStatus.FAILED and not transaction.revert_reason:
-        reason = f"It could not be sent: {reason}"
+    reason = explain_reason(transaction.revert_reason, currency=currency)
+    if not reason:
+        reason = transaction.last_error or "The transaction failed."
+        if transaction.status == TxStatus.FAILED:
+            reason = f"It could not be sent: {reason}"
     return PublishStepStatus.FAILED, reason

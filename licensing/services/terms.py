@@ -20,7 +20,7 @@ from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
 from licensing.countries import ISO_3166_ALPHA2
-from licensing.models import ChainOffer, Holding, License, LicenseTerms
+from licensing.models import ChainOffer, License, LicenseTerms
 from licensing.models.tokenomics import BPS
 from licensing.services.tokenomics import _record_user
 from licensing.terms import (
@@ -42,19 +42,14 @@ def _licenses_under(content_hash) -> QuerySet:
 
 
 def _held_offers(content_hash) -> QuerySet:
-    """On-chain offers under ``content_hash`` of which someone holds a token."""
-    holdings = Holding.objects.filter(
-        network=OuterRef("network"),
-        token_address=OuterRef("token_address"),
-        token_id=OuterRef("token_id"),
-        balance__gt=0,
-    )
-    offers = ChainOffer.objects.filter(terms_hash=content_hash).exclude(terms_hash="")
-    return offers.filter(Exists(holdings))
+    """On-chain offers under ``content_hash``: once a hash is on chain it must keep naming the
+    same text (buyers may buy under it at any moment), so being on chain freezes a version as
+    much as being held does."""
+    return ChainOffer.objects.filter(terms_hash=content_hash).exclude(terms_hash="")
 
 
 def terms_is_held(terms: LicenseTerms) -> bool:
-    """Whether anyone holds a license under this version (by its stored hash)."""
+    """Whether anyone holds a license under this version, or an offer on chain names it."""
     if not terms.content_hash:
         return False
     content_hash = terms.content_hash

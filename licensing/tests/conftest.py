@@ -23,3 +23,13 @@ def network(db, market, settings):
             sources_sha256=abi.load_artifact(name).sources_sha256,
         )
     return network
+
+
+@pytest.fixture
+def shop(network, market, org_a, make_staff, settings):
+    """The market configured by org A (``licensing.tests.shop``), synced, with a manager."""
+    from licensing.tests.shop import open_shop
+
+    return open_shop(
+        env=market, network=network, organization=org_a, make_staff=make_staff, settings=settings
+    )

@@ -21,7 +21,7 @@ from eth_utils import keccak
 from chain.choices import OfferKind
 from chain.models import Network
 from licensing.countries import ISO_3166_ALPHA2
-from licensing.models import ChainOffer, Holding, License, LicenseTerms
+from licensing.models import ChainOffer, License, LicenseTerms
 from licensing.services.terms import (
     held_annotation,
     terms_create,
@@ -458,31 +458,26 @@ def test_an_expired_or_revoked_license_still_holds_the_version(org_a, network):
     assert terms_is_held(v1)
 
 
-def test_a_token_balance_of_an_offer_under_the_hash_holds_the_version(org_a, network):
+def test_an_offer_on_chain_under_the_hash_freezes_the_version(org_a, network):
+    # given terms nobody holds yet
     terms = terms_create(organization=org_a, name="Pass terms")
-    offer = ChainOffer.objects.create(
+    assert not terms_is_held(terms)
+    terms.name = "Pass terms, edited"
+    assert terms_save(terms=terms).pk == terms.pk  # not on chain: changed in place
+    terms.refresh_from_db()
+    # when an offer on chain names its hash (buyers may buy under it at any moment)
+    ChainOffer.objects.create(
         network=network, token_address="0x" + "22" * 20, token_id=9, model_id="0x" + "33" * 32,
         kind=OfferKind.ACCESS_PASS, price=1, currency="0x" + "00" * 20, duration=60,
         max_supply=0, transferable=False, terms_hash=terms.content_hash, active=True,
         block_number=1,
     )  # fmt: skip
-    holding = Holding.objects.create(
-        network=network, token_address=offer.token_address, token_id=9,
-        holder="0x" + "44" * 20, balance=0,
-    )  # fmt: skip
-    assert not terms_is_held(terms)  # a balance of zero holds nothing
-
-    Holding.objects.filter(pk=holding.pk).update(balance=1)
+    # then the version is frozen: an edit makes the next one
     assert terms_is_held(terms)
-    other_token = Holding.objects.create(
-        network=network, token_address=offer.token_address, token_id=10,
-        holder="0x" + "44" * 20, balance=5,
-    )  # fmt: skip
-    Holding.objects.filter(pk=holding.pk).update(balance=0)
-    assert not terms_is_held(terms), f"{other_token} is another offer's token"
-
-    terms.name = "Pass terms, edited"
-    assert terms_save(terms=terms).pk == terms.pk  # not held: in place
+    terms.name = "Pass terms, edited again"
+    successor = terms_save(terms=terms)
+    assert successor.pk != terms.pk
+    assert successor.version == terms.version + 1
 
 
 def test_the_held_annotation_agrees_with_terms_is_held(org_a, network):
