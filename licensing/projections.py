@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from chain import abi
 from chain.choices import OfferKind
-from chain.fastsql import add_to_rows, insert_rows, upsert_rows
+from chain.fastsql import adapter, add_to_rows, insert_rows, upsert_rows
 from chain.handlers import on_batch, on_event, on_rollback
 from licensing.choices import LedgerKind, LicenseChangeKind
 from licensing.models import (
@@ -30,6 +30,7 @@ from licensing.models import (
     LicenseChange,
     Payment,
     PublishedVersion,
+    Sale,
     VaultEntry,
 )
 
@@ -69,6 +70,19 @@ LEDGER_COLUMNS = {
         "to_holders",
         "residual_to",
         "to_residual",
+        "paid_at",
+    ),
+    Sale: (
+        "event_id",
+        "network_id",
+        "token_address",
+        "token_id",
+        "model_id",
+        "buyer",
+        "amount",
+        "paid",
+        "currency",
+        "sold_at",
     ),
     VaultEntry: ("event_id", "network_id", "account", "currency", "model_id", "kind", "amount"),
 }
@@ -170,6 +184,7 @@ class BatchProjector:
         self.holdings: dict[tuple[str, Decimal, str], Decimal] = defaultdict(Decimal)
         # (token, id, holder) -> its LICENSE_FIELDS after the latest change
         self.licenses: dict[tuple[str, Decimal, str], tuple] = {}
+        self.times: dict = {}  # block time -> its DB-ready value (a batch spans a few blocks)
 
     # reading state
     def _load_kinds(self) -> dict[tuple[str, Decimal], int]:
@@ -190,6 +205,13 @@ class BatchProjector:
             network=self.network, token_address=address, token_id=token_id, holder=holder
         ).first()
         return current.terms_hash if current else ""
+
+    def time_of(self, event):
+        """The event's block time, DB-ready (``Payment.paid_at`` and ``Sale.sold_at``)."""
+        moment = event.block_time
+        if moment not in self.times:
+            self.times[moment] = adapter(Payment, "paid_at")(moment)
+        return self.times[moment]
 
     # events
     def feed(self, event) -> None:
@@ -283,7 +305,22 @@ class BatchProjector:
         )
 
     def on_Purchased(self, event) -> None:
-        self._bought(event, event.args["buyer"], LicenseChangeKind.PURCHASE)
+        args = event.args
+        self.rows[Sale].append(
+            (
+                event.pk,
+                self.network.pk,
+                event.address,
+                _wei(args["id"]),
+                args["modelId"],
+                args["buyer"],
+                _wei(args["amount"]),
+                _wei(args["paid"]),
+                args["currency"],
+                self.time_of(event),
+            )
+        )
+        self._bought(event, args["buyer"], LicenseChangeKind.PURCHASE)
 
     def on_Granted(self, event) -> None:
         self._bought(event, event.args["to"], LicenseChangeKind.GRANT)
@@ -340,6 +377,7 @@ class BatchProjector:
                 _wei(args["toHolders"]),
                 args["residualTo"],
                 _wei(args["toResidual"]),
+                self.time_of(event),
             )
         )
 
