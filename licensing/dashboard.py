@@ -1,15 +1,19 @@
 """What an organization's models earn, who holds them, and what is stuck: the dashboard's reads.
 
 Every sum and count is the database's (``values().annotate()`` with ``Sum``, ``Count`` and
-``TruncDay``/``TruncWeek``/``TruncMonth``; nothing loops over payment, sale, license or credit
-rows), so the page costs the same number of queries whatever the organization's size. Amounts
-are wei-exact on PostgreSQL (``numeric(78,0)`` sums). SQLite reads decimals through a float
-(15 significant digits), and its ``SUM`` of integers fails past 2**63, so there the sums are
-``TOTAL()``: the same precision as any decimal SQLite returns.
+``PeriodStart``, a day, week or month in the database's own date functions; nothing loops over
+rows), so the page costs the same number of queries whatever the organization's size. Revenue,
+customers and credits are read from the running totals the projections keep
+(``licensing.models.rollups``: a row per model, currency and day; per buyer; per credits offer)
+rather than from every payment, so a hundred times the payments costs little more; active
+licenses are counted over a partial index. Amounts are wei-exact on PostgreSQL
+(``numeric(78,0)`` sums). SQLite reads decimals through a float (15 significant digits), and its
+``SUM`` of integers fails past 2**63, so there the sums are ``TOTAL()`` (``rollups.WeiSum``):
+the same precision as any decimal SQLite returns.
 
-An organization's rows are found through the projections' join-only links: payments and sales
-by their bytes32 model id (``listing``: the model's ``ModelTokenomics``), licenses, credits and
-sales by (network, token id) (``offer``: the configured ``Offer``). Amounts are shown in units
+An organization's rows are found through the projections' join-only links: revenue and
+customers by their bytes32 model id (``listing``: the model's ``ModelTokenomics``), licenses and
+credits by (network, token id) (``offer``: the configured ``Offer``). Amounts are shown in units
 of the ``Currency`` configured for their network and address (``''`` = the native coin, the
 zero address on chain); an unknown currency shows its raw amount and its address.
 
@@ -20,37 +24,65 @@ Each figure is a ``Table`` (the truth, also the CSV export) and, for charts, a J
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber, TruncDay, TruncMonth, TruncWeek
+from django.db import connection
+from django.db.models import Count, DateField, Func, Max, Q, QuerySet, Sum
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from chain.choices import TX_OPEN, OfferKind, TxStatus
-from licensing.models import CreditEntry, Currency, License, Payment, PublishStep, Sale
+from licensing.models import (
+    CreditTotal,
+    Currency,
+    CustomerTotal,
+    License,
+    PublishStep,
+    RevenueDay,
+)
+from licensing.rollups import WeiSum
 
 ZERO_ADDRESS = "0x" + "0" * 40
 TX_DEAD = (TxStatus.REVERTED, TxStatus.FAILED)
-TOP_CUSTOMERS = 10  # per currency
+TOP_CUSTOMERS = 10  # per model and currency
+MAX_RANKINGS = 60  # (model, currency) rankings in one query (SQLite allows 500 compound parts)
 STEPS_SHOWN = 25
 SUMMARY_DAYS = 30
-# period -> (truncation, how far back the chart goes)
-PERIODS = {
-    "day": (TruncDay, timedelta(days=30)),
-    "week": (TruncWeek, timedelta(weeks=26)),
-    "month": (TruncMonth, timedelta(days=365)),
-}
+# period -> how far back the revenue chart goes
+PERIODS = {"day": timedelta(days=30), "week": timedelta(weeks=26), "month": timedelta(days=365)}
 DEFAULT_PERIOD = "week"
 
 
-class WeiSum(Sum):
-    """``SUM`` of a ``numeric(78,0)`` column: exact on PostgreSQL. On SQLite ``TOTAL()``, whose
-    float is what Django reads any SQLite decimal through anyway, where ``SUM`` of integers
-    raises once a total passes 2**63 (ten thousand payments of 0.001 ETH)."""
+class PeriodStart(Func):
+    """The first day of the day, week (from Monday) or month a date falls in, in the database's
+    own functions (Django's ``Trunc*`` call a Python function per row on SQLite)."""
+
+    output_field = DateField()
+    SQLITE = {
+        "day": "date(%(expressions)s)",
+        "week": "date(%(expressions)s, '-6 days', 'weekday 1')",
+        "month": "date(%(expressions)s, 'start of month')",
+    }
+
+    def __init__(self, expression, period: str):
+        if period not in PERIODS:
+            raise ValueError(f"unknown period {period!r}")
+        super().__init__(expression)
+        self.period = period
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, function="TOTAL", **extra_context)
+        return self.as_sql(compiler, connection, template=self.SQLITE[self.period])
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = f"(DATE_TRUNC('{self.period}', %(expressions)s))::date"
+        return self.as_sql(compiler, connection, template=template)
+
+    def as_sql(self, compiler, connection, template=None, **extra_context):
+        if template is None:  # another backend: Django's own truncation
+            trunc = Trunc(self.source_expressions[0], self.period, output_field=DateField())
+            return compiler.compile(trunc)
+        return super().as_sql(compiler, connection, template=template, **extra_context)
 
 
 # --- currencies ---
@@ -104,29 +136,27 @@ class Table:
     rows: list[tuple] = field(default_factory=list)
 
 
-def _payments(organization) -> QuerySet:
-    return Payment.objects.filter(listing__model__organization=organization)
+def _revenue(organization) -> QuerySet:
+    return RevenueDay.objects.filter(listing__model__organization=organization)
 
 
-def _period_start(period: str, now: datetime) -> datetime:
-    _trunc, span = PERIODS[period]
-    start = now - span
+def _period_start(period: str, now: datetime) -> date:
+    """The first day of the chart: the start of the period ``PERIODS[period]`` ago (UTC)."""
+    start = (now.astimezone(UTC) - PERIODS[period]).date()
     if period == "month":
-        return start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start.replace(day=1)
     return start - timedelta(days=start.weekday()) if period == "week" else start
 
 
 def revenue_over_time(*, organization, book: CurrencyBook, period: str, now: datetime) -> dict:
     """Revenue the vault split (every channel) per period, model and currency, from
     ``_period_start``: the table and one chart per currency (its models as datasets)."""
-    trunc, _span = PERIODS[period]
     rows = (
-        _payments(organization)
-        .filter(paid_at__gte=_period_start(period, now))
-        .annotate(period=trunc("paid_at"))
+        _revenue(organization)
+        .filter(day__gte=_period_start(period, now))
+        .annotate(period=PeriodStart("day", period))
         .values("period", "network_id", "currency", "listing__model__name")
-        .annotate(total=WeiSum("amount"), payments=Count("pk"))
+        .annotate(total=WeiSum("amount"), payments=Sum("payments"))
         .order_by("period", "network_id", "currency", "listing__model__name")
     )
     table = Table(
@@ -149,24 +179,25 @@ def revenue_over_time(*, organization, book: CurrencyBook, period: str, now: dat
     return {"table": table, "charts": list(charts.values())}
 
 
-def _period_label(moment: datetime | None, period: str) -> str:
-    if moment is None:
+def _period_label(day: date | None, period: str) -> str:
+    if day is None:
         return ""
-    return moment.strftime("%Y-%m" if period == "month" else "%Y-%m-%d")
+    return day.strftime("%Y-%m" if period == "month" else "%Y-%m-%d")
 
 
-def revenue_by_model(*, organization, book: CurrencyBook) -> Table:
-    """All-time revenue per model and currency, and how the vault split it."""
+def revenue_by_model(*, organization, book: CurrencyBook) -> tuple[Table, list[tuple]]:
+    """All-time revenue per model and currency, and how the vault split it; and the (network,
+    model id, currency, model name) of each row, for ``top_customers``."""
     rows = (
-        _payments(organization)
-        .values("network_id", "currency", "listing__model__name", "network__name")
+        _revenue(organization)
+        .values("network_id", "model_id", "currency", "listing__model__name", "network__name")
         .annotate(
             total=WeiSum("amount"),
             fee=WeiSum("fee"),
             payees=WeiSum("to_payees"),
-            holders=WeiSum(F("to_holders") + F("to_residual")),
-            payments=Count("pk"),
-            last=Max("paid_at"),
+            holders=WeiSum("to_holders"),
+            payments=Sum("payments"),
+            last=Max("day"),
         )
         .order_by("listing__model__name", "network_id", "currency")
     )
@@ -174,9 +205,13 @@ def revenue_by_model(*, organization, book: CurrencyBook) -> Table:
         "revenue_by_model",
         "Revenue per model and currency, all time, as the vault split it",
         ("Model", "Network", "Currency", "Amount", "Platform fee", "Payees",
-         "Holders or publisher", "Payments", "Last payment"),
+         "Holders or publisher", "Payments", "Last payment (day)"),
     )  # fmt: skip
+    sold = []
     for row in rows:
+        sold.append(
+            (row["network_id"], row["model_id"], row["currency"], row["listing__model__name"])
+        )
         money = [
             book.amount(row["network_id"], row["currency"], row[key])
             for key in ("total", "fee", "payees", "holders")
@@ -188,10 +223,10 @@ def revenue_by_model(*, organization, book: CurrencyBook) -> Table:
                 book.symbol(row["network_id"], row["currency"]),
                 *money,
                 row["payments"],
-                row["last"].strftime("%Y-%m-%d %H:%M") if row["last"] else "",
+                row["last"].strftime("%Y-%m-%d") if row["last"] else "",
             )
         )
-    return table
+    return table, sold
 
 
 def _active_licenses(now: datetime) -> Q:
@@ -236,25 +271,21 @@ def active_licenses(*, organization, now: datetime) -> dict:
 
 
 def credits_by_offer(*, organization) -> dict:
-    """Credits bought (grants included: every positive ledger line) and consumed (burned by
-    the meter), and what is left, per credits offer."""
+    """Credits sold (every positive ledger line: bought, or granted by the publisher) and
+    consumed (burned by the meter), and what is left, per credits offer."""
     rows = (
-        CreditEntry.objects.filter(offer__model__organization=organization)
+        CreditTotal.objects.filter(offer__model__organization=organization)
         .values("offer__model__name", "offer__tier_name", "offer__network__name")
-        .annotate(
-            sold=WeiSum("delta", filter=Q(delta__gt=0)),
-            consumed=WeiSum("delta", filter=Q(delta__lt=0)),
-            holders=Count("holder", distinct=True),
-        )
+        .annotate(sold=WeiSum("issued"), consumed=WeiSum("burned"))
         .order_by("offer__model__name", "offer__tier_name", "offer__network__name")
     )
     table = Table(
         "credits",
         "Credits sold and consumed, by offer",
-        ("Model", "Offer", "Network", "Sold", "Consumed", "Left", "Holders"),
+        ("Model", "Offer", "Network", "Sold", "Consumed", "Left"),
     )
     for row in rows:
-        sold, consumed = int(row["sold"] or 0), -int(row["consumed"] or 0)
+        sold, consumed = int(row["sold"] or 0), int(row["consumed"] or 0)
         table.rows.append(
             (
                 row["offer__model__name"],
@@ -263,7 +294,6 @@ def credits_by_offer(*, organization) -> dict:
                 sold,
                 consumed,
                 sold - consumed,
-                row["holders"],
             )
         )
     chart = {
@@ -274,40 +304,67 @@ def credits_by_offer(*, organization) -> dict:
     return {"table": table, "chart": chart}
 
 
-def top_customers(*, organization, book: CurrencyBook, limit: int = TOP_CUSTOMERS) -> Table:
-    """The buyers who paid the most, per currency (a window over the per-buyer sums, so one
-    query whatever the number of currencies)."""
-    totals = (
-        Sale.objects.filter(listing__model__organization=organization)
-        .values("network_id", "currency", "buyer")
-        .annotate(paid_total=WeiSum("paid"), purchases=Count("pk"), last=Max("sold_at"))
-        .annotate(  # a second annotate: the window ranks the groups, it is not grouped by
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("network_id"), F("currency")],
-                order_by=[F("paid_total").desc(), F("buyer").asc()],
-            )
-        )
-        .filter(rank__lte=limit)
-        .order_by("network_id", "currency", "rank")
-    )
+def top_customers(*, sold: list[tuple], book: CurrencyBook, limit: int = TOP_CUSTOMERS) -> Table:
+    """The buyers who paid the most for each model, per currency: for each (network, model,
+    currency) in ``sold``, the ``limit`` highest totals, read in index order (one query of
+    ``UNION ALL`` parts: a part per model and currency, none per buyer)."""
     table = Table(
         "customers",
-        f"Top customers per currency (at most {limit} each)",
-        ("Currency", "Rank", "Buyer", "Paid", "Purchases", "Last purchase"),
+        f"Top customers of each model, per currency (at most {limit} each)",
+        ("Model", "Currency", "Rank", "Buyer", "Paid", "Purchases"),
     )
-    for row in totals:
+    names = {(network_id, model_id): name for network_id, model_id, _c, name in sold}
+    parts = [
+        CustomerTotal.objects.filter(network_id=network_id, model_id=model_id, currency=currency)
+        .values("network_id", "model_id", "currency", "buyer", "paid", "purchases")
+        .order_by("-paid", "buyer")[:limit]
+        for network_id, model_id, currency, _name in sold[:MAX_RANKINGS]
+    ]
+    if not parts:
+        return table
+    found = _union_all(parts)
+    order = {key[:3]: index for index, key in enumerate(sold)}
+    found.sort(
+        key=lambda r: (
+            order[(r["network_id"], r["model_id"], r["currency"])],
+            -r["paid"],
+            r["buyer"],
+        )
+    )
+    rank, previous = 0, None
+    for row in found:
+        group = (row["network_id"], row["model_id"], row["currency"])
+        rank = rank + 1 if group == previous else 1
+        previous = group
         table.rows.append(
             (
+                names[(row["network_id"], row["model_id"])],
                 book.symbol(row["network_id"], row["currency"]),
-                row["rank"],
+                rank,
                 row["buyer"],
-                book.amount(row["network_id"], row["currency"], row["paid_total"]),
+                book.amount(row["network_id"], row["currency"], row["paid"]),
                 row["purchases"],
-                row["last"].strftime("%Y-%m-%d %H:%M") if row["last"] else "",
             )
         )
     return table
+
+
+def _union_all(parts: list[QuerySet]) -> list[dict]:
+    """The rows of every ``values()`` queryset in ``parts``, in one ``UNION ALL`` statement:
+    each part a subquery with its own ``ORDER BY ... LIMIT`` (which Django's ``union()`` cannot
+    compile for SQLite). Amounts come back as Decimals."""
+    statements, params = [], []
+    for index, part in enumerate(parts):
+        sql, part_params = part.query.sql_with_params()
+        statements.append(f"SELECT * FROM ({sql}) AS ranking_{index}")  # noqa: S608 - Django's SQL
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(statements), params)
+        columns = [column[0] for column in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:  # SQLite answers an integer (exact) or, past 2**63, a float
+        row["paid"] = Decimal(row["paid"] if isinstance(row["paid"], int) else str(row["paid"]))
+    return rows
 
 
 def publishing(*, organization, limit: int = STEPS_SHOWN) -> dict:
@@ -379,14 +436,15 @@ def dashboard_for(*, organization, period: str = DEFAULT_PERIOD, now=None) -> Da
     """The dashboard of ``organization`` (a fixed number of queries, whatever its size)."""
     now = now or timezone.now()
     book = CurrencyBook()
+    by_model, sold = revenue_by_model(organization=organization, book=book)
     return Dashboard(
         organization=organization,
         period=period,
         revenue=revenue_over_time(organization=organization, book=book, period=period, now=now),
-        by_model=revenue_by_model(organization=organization, book=book),
+        by_model=by_model,
         licenses=active_licenses(organization=organization, now=now),
         credits=credits_by_offer(organization=organization),
-        customers=top_customers(organization=organization, book=book),
+        customers=top_customers(sold=sold, book=book),
         steps=publishing(organization=organization),
     )
 
@@ -410,10 +468,9 @@ def summaries(*, organizations: list, now=None) -> list[Summary]:
     now = now or timezone.now()
     book = CurrencyBook()
     boxes = {org.pk: Summary(organization=org) for org in organizations}
+    since = (now.astimezone(UTC) - timedelta(SUMMARY_DAYS)).date()
     revenue = (
-        Payment.objects.filter(
-            listing__model__organization__in=list(boxes), paid_at__gte=now - timedelta(SUMMARY_DAYS)
-        )
+        RevenueDay.objects.filter(listing__model__organization__in=list(boxes), day__gt=since)
         .values("listing__model__organization", "network_id", "currency")
         .annotate(total=WeiSum("amount"))
         .order_by("listing__model__organization", "network_id", "currency")

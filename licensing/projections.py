@@ -6,8 +6,9 @@ from the remaining events for every key the deleted events touched.
 
 Handlers receive ``chain.handlers.Event`` records. Token and vault events, thousands per
 backfill batch, go through ``BatchProjector``: ledger rows are collected as tuples in the
-column order declared below and inserted with one ``executemany`` per table; holdings and
-licenses are summed in memory and upserted once per key.
+column order declared below and inserted with one ``executemany`` per table; holdings,
+licenses and the dashboards' running totals (``licensing.rollups``) are summed in memory and
+upserted once per key. Payments and sales carry their block's time (``paid_at``, ``sold_at``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chain import abi
 from chain.choices import OfferKind
 from chain.fastsql import adapter, add_to_rows, insert_rows, upsert_rows
 from chain.handlers import on_batch, on_event, on_rollback
+from licensing import rollups
 from licensing.choices import LedgerKind, LicenseChangeKind
 from licensing.models import (
     ChainModel,
@@ -185,6 +187,7 @@ class BatchProjector:
         # (token, id, holder) -> its LICENSE_FIELDS after the latest change
         self.licenses: dict[tuple[str, Decimal, str], tuple] = {}
         self.times: dict = {}  # block time -> its DB-ready value (a batch spans a few blocks)
+        self.totals = rollups.Totals(network)  # the dashboards' running totals
 
     # reading state
     def _load_kinds(self) -> dict[tuple[str, Decimal], int]:
@@ -286,6 +289,7 @@ class BatchProjector:
             self.rows[CreditEntry].append(
                 (event.pk, self.network.pk, token_id, holder, _wei(args["amount"]), "")
             )
+            self.totals.credit(token_id, _wei(args["amount"]))
             return
         licensed = offer_kind in (OfferKind.LICENSE, OfferKind.ACCESS_PASS)
         if offer_kind is None:
@@ -320,6 +324,7 @@ class BatchProjector:
                 self.time_of(event),
             )
         )
+        self.totals.sale(event, _wei(args["paid"]))
         self._bought(event, args["buyer"], LicenseChangeKind.PURCHASE)
 
     def on_Granted(self, event) -> None:
@@ -352,6 +357,7 @@ class BatchProjector:
 
     def on_CreditsBurned(self, event) -> None:
         args = event.args
+        self.totals.credit(_wei(args["id"]), -_wei(args["amount"]))
         self.rows[CreditEntry].append(
             (
                 event.pk,
@@ -365,6 +371,10 @@ class BatchProjector:
 
     def on_PaymentSplit(self, event) -> None:
         args = event.args
+        to_holders = _wei(args["toHolders"]) + _wei(args["toResidual"])
+        self.totals.payment(
+            event, _wei(args["amount"]), _wei(args["fee"]), _wei(args["toPayees"]), to_holders
+        )
         self.rows[Payment].append(
             (
                 event.pk,
@@ -410,6 +420,7 @@ class BatchProjector:
             insert_rows(model, LEDGER_COLUMNS[model], rows)  # nothing reads their ids back
         self._flush_holdings()
         self._flush_licenses()
+        self.totals.flush()
 
     def _flush_holdings(self) -> None:
         """Gains are upserted; losses can only come out of a stored holding, so they update it
@@ -481,6 +492,7 @@ def rolled_back(*, network, fork_block: int, removed: list) -> None:
         _recompute_license(network, *key)
     for model_id in models:
         _recompute_model(network, model_id)
+    rollups.recompute(network, removed)
 
 
 def _recompute_offer(network, address, token_id) -> None:
