@@ -1,5 +1,5 @@
 """Licensing's tables: what staff configure (``tokenomics``) and what the chain says
-(``chain_state``, projected from indexed events)."""
+(``chain_state``, projected from indexed events) and its running totals (``rollups``)."""
 
 from licensing.models.chain_state import (
     ChainModel,
@@ -15,6 +15,7 @@ from licensing.models.chain_state import (
     Sale,
     VaultEntry,
 )
+from licensing.models.rollups import CreditTotal, CustomerTotal, RevenueDay
 from licensing.models.tokenomics import (
     Contributor,
     Currency,
@@ -32,7 +33,9 @@ __all__ = [
     "ChainOffer",
     "Contributor",
     "CreditEntry",
+    "CreditTotal",
     "Currency",
+    "CustomerTotal",
     "Holding",
     "HoldingChange",
     "License",
@@ -46,6 +49,7 @@ __all__ = [
     "Payment",
     "PublishStep",
     "PublishedVersion",
+    "RevenueDay",
     "Sale",
     "ShareAllocation",
     "VaultEntry",
