@@ -1,5 +1,5 @@
 """Licensing's tables: what staff configure (``tokenomics``) and what the chain says
-(``chain_state``, projected from indexed events)."""
+(``chain_state``, projected from indexed events) and its running totals (``rollups``)."""
 
 from licensing.models.chain_state import (
     ChainModel,
@@ -16,6 +16,7 @@ from licensing.models.chain_state import (
     Sale,
     VaultEntry,
 )
+from licensing.models.rollups import CreditTotal, CustomerTotal, RevenueDay
 from licensing.models.tokenomics import (
     Contributor,
     Currency,
@@ -34,7 +35,9 @@ __all__ = [
     "ChainPayees",
     "Contributor",
     "CreditEntry",
+    "CreditTotal",
     "Currency",
+    "CustomerTotal",
     "Holding",
     "HoldingChange",
     "License",
@@ -48,6 +51,7 @@ __all__ = [
     "Payment",
     "PublishStep",
     "PublishedVersion",
+    "RevenueDay",
     "Sale",
     "ShareAllocation",
     "VaultEntry",

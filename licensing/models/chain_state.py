@@ -178,6 +178,14 @@ class License(models.Model):
                 fields=["network", "token_address", "token_id", "holder"], name="license_unique"
             )
         ]
+        indexes = [
+            # the dashboard's active licenses per offer (an offer is a network and token id)
+            models.Index(
+                fields=["network", "token_id", "expires_at"],
+                condition=models.Q(revoked=False),
+                name="license_unrevoked_by_offer",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.holder} on offer {self.token_id}"
@@ -224,7 +232,11 @@ class CreditEntry(models.Model):
 
     class Meta:
         verbose_name_plural = "credit entries"
-        indexes = [models.Index(fields=["network", "holder", "token_id"])]
+        indexes = [
+            models.Index(fields=["network", "holder", "token_id"]),
+            # an offer's credits (the dashboard's totals, recomputed after a rollback)
+            models.Index(fields=["network", "token_id", "delta"], name="credit_entry_by_offer"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.holder} {self.delta:+} credits of {self.token_id}"

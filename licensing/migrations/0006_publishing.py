@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("chain", "0004_reorg_changed_block"),
-        ("licensing", "0004_license_ops"),
+        ("licensing", "0005_dashboard_rollups"),
     ]
 
     operations = [
