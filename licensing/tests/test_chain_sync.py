@@ -20,6 +20,7 @@ from licensing.choices import LicenseChangeKind
 from licensing.models import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     CreditEntry,
     Holding,
     HoldingChange,
@@ -86,6 +87,7 @@ def snapshot_projections() -> dict:
         "credits": rows(CreditEntry, "token_id", "holder", "delta", "receipt_root"),
         "payments": rows(Payment, "model_id", "amount", "fee", "to_payees", "to_holders"),
         "vault": rows(VaultEntry, "account", "currency", "kind", "amount"),
+        "payees": rows(ChainPayees, "model_id", "accounts", "bps", "block_number", "log_index"),
         "events": rows(IndexedEvent, "tx_hash", "log_index", "name", "block_hash"),
     }
 
@@ -225,9 +227,11 @@ def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(netw
     market.send(market.token.functions.configureOffer(LICENSE_NATIVE, repriced), a.publisher)
     market.send(market.token.functions.configureOffer(77, repriced), a.publisher)
     market.send(market.registry.functions.updateModel(MODEL, a.publisher, "ipfs://v2"), a.publisher)
+    market.send(market.vault.functions.configurePayees(MODEL, [a.dave], [300]), a.splits)
     sync_network(network=network)
     assert ChainOffer.objects.get(token_id=LICENSE_NATIVE).price == 7 * PRICE
     assert ChainModel.objects.get().metadata_uri == "ipfs://v2"
+    assert _payees() == [(a.dave, 300)]
 
     market.revert(fork_snapshot)
     for _ in range(4):
@@ -238,7 +242,14 @@ def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(netw
     assert ChainOffer.objects.get(token_id=LICENSE_NATIVE).price == price  # the earlier config
     assert not ChainOffer.objects.filter(token_id=77).exists()  # configured on the lost branch
     assert ChainModel.objects.get().metadata_uri == "ipfs://model"
+    assert _payees() == [(a.carol, 1000)]  # the list configured before the fork
     assert snapshot_projections() == fresh_index(network)
+
+
+def _payees() -> list[tuple[str, int]]:
+    """The vault's payee list of ``MODEL`` as projected: the latest PayeesConfigured."""
+    latest = ChainPayees.objects.order_by("-block_number", "-log_index").first()
+    return latest.pairs() if latest else []
 
 
 def _mine(env, blocks: int) -> None:
