@@ -3,22 +3,32 @@ offers, payees, contributors and the cap table (tenant admins, saved through ser
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from chain.admin import PlatformAdmin
 from chain.choices import OfferKind
+from licensing.admin.history import TenantHistoryAdmin
 from licensing.admin.publishing import PublishToChainMixin
-from licensing.amounts import format_amount, format_duration
+from licensing.amounts import (
+    DURATION_UNITS,
+    duration_in_unit,
+    format_amount,
+    format_duration,
+    plain,
+    to_atomic,
+    to_units,
+)
 from licensing.models import (
     Contributor,
     Currency,
+    LicenseTerms,
     ModelTokenomics,
     Offer,
     Payee,
@@ -26,24 +36,22 @@ from licensing.models import (
 )
 from licensing.services import tokenomics as services
 from portal.choices import Role
-from portal.service_admin import ServiceAdmin, ServiceModelForm
-from portal.tenancy import TenantAdminMixin
+from portal.selectors import organization_ids_for
+from portal.service_admin import ServiceModelForm
 
-DAY = 86_400
+__all__ = ["TenantHistoryAdmin", "link_to"]  # TenantHistoryAdmin lives in history.py
 
 
-class TenantHistoryAdmin(TenantAdminMixin, SimpleHistoryAdmin, ServiceAdmin):
-    """A tenant admin whose rows keep their history (who, when, before and after)."""
+def _owns(request, organization_id) -> bool:
+    """Whether the user may decide an organization's split (owners, and superusers)."""
+    if request.user.is_active and request.user.is_superuser:
+        return True
+    return organization_id in organization_ids_for(user=request.user, min_role=Role.OWNER)
 
-    history_list_display = ["changed_fields"]
 
-    @admin.display(description="What changed")
-    def changed_fields(self, obj):
-        previous = obj.prev_record
-        if previous is None:
-            return "created"
-        delta = obj.diff_against(previous)
-        return "; ".join(f"{c.field}: {c.old!r} → {c.new!r}" for c in delta.changes) or "no change"
+def _model_fixed_on_change(admin_fields, obj, field="model"):
+    """Once a row exists it stays on its model (or version): moving it is a delete and an add."""
+    return [*admin_fields, field] if obj is not None else list(admin_fields)
 
 
 @admin.register(Currency)
@@ -53,7 +61,8 @@ class CurrencyAdmin(PlatformAdmin):
     search_fields = ["symbol", "address"]
 
 
-def _link(obj, text=None):
+def link_to(obj, text=None):
+    """A link to ``obj``'s admin page (its change or, read-only, its view page)."""
     opts = obj._meta
     url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, text or obj)
@@ -117,22 +126,28 @@ class ModelTokenomicsAdmin(PublishToChainMixin, TenantHistoryAdmin):
         return super().get_queryset(request).annotate(offer_count=Count("model__offers"))
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None:
-            fields.append("model")
-        if obj is not None and not self._is_owner(request, obj):
+        fields = _model_fixed_on_change(super().get_readonly_fields(request, obj), obj)
+        if obj is not None and not _owns(request, obj.model.organization_id):
             fields.append("contributors_bps")  # part of the split: owners decide it
         return fields
 
-    def _is_owner(self, request, obj) -> bool:
-        from portal.selectors import organization_ids_for
-
-        if request.user.is_superuser:
-            return True
-        owned = organization_ids_for(user=request.user, min_role=Role.OWNER)
-        return obj.model.organization_id in owned
+    def has_delete_permission(self, request, obj=None):
+        return False  # it holds the model's id on chain: it lives as long as the model
 
     def save_with_service(self, request, obj, form, change):
+        """Managers edit the rest; the contributors' part is the owners' (an add form shows
+        it to every writer, so the check is here too)."""
+        current = ModelTokenomics.objects.filter(model_id=obj.model_id).first()
+        before = current.contributors_bps if current is not None else 0
+        if obj.contributors_bps != before and not _owns(request, obj.model.organization_id):
+            raise ValidationError(
+                {
+                    "contributors_bps": ValidationError(
+                        "Only the organization's owners set the contributors' part of the split.",
+                        code="owner_only",
+                    )
+                }
+            )
         return services.tokenomics_save(tokenomics=obj, by=request.user)
 
     @admin.display(description="Organization", ordering="model__organization__name")
@@ -165,7 +180,7 @@ class ModelTokenomicsAdmin(PublishToChainMixin, TenantHistoryAdmin):
         rows = (
             [
                 (
-                    _link(o, o.tier_name),
+                    link_to(o, o.tier_name),
                     o.get_kind_display(),
                     o.network.name,
                     format_amount(o.price, o.currency),
@@ -186,13 +201,13 @@ class ModelTokenomicsAdmin(PublishToChainMixin, TenantHistoryAdmin):
     @admin.display(description="Payees")
     def payees_table(self, obj):
         payees = Payee.objects.filter(model_id=obj.model_id) if obj.pk else []
-        rows = [(_link(p, p.label), p.address, f"{p.bps / 100:.2f}%") for p in payees]
+        rows = [(link_to(p, p.label), p.address, f"{p.bps / 100:.2f}%") for p in payees]
         return _table(["Label", "Address", "Share"], rows, "No payees.")
 
     @admin.display(description="Cap table")
     def cap_table(self, obj):
         lines = ShareAllocation.objects.filter(model_id=obj.model_id) if obj.pk else []
-        rows = [(_link(a, a.label or a.holder), a.holder, a.amount) for a in lines]
+        rows = [(link_to(a, a.label or a.holder), a.holder, a.amount) for a in lines]
         state = "minted: fixed" if obj.pk and services.shares_minted(obj.model) else "not minted"
         return format_html(
             "{}<p>{}</p>",
@@ -221,8 +236,8 @@ class ModelTokenomicsAdmin(PublishToChainMixin, TenantHistoryAdmin):
 
 
 class OfferForm(ServiceModelForm):
-    """Prices are entered in the currency's units and durations in days; the service gets the
-    smallest unit and seconds."""
+    """Prices are entered in the currency's units and durations in days (or hours, minutes,
+    seconds); the service gets the smallest unit and seconds, converted exactly."""
 
     price_amount = forms.DecimalField(
         label="Price",
@@ -231,12 +246,19 @@ class OfferForm(ServiceModelForm):
         help_text="In the currency's units (e.g. 0.05 ETH); a credits pack's price is per pack.",
     )
     duration_days = forms.DecimalField(
-        label="Duration (days)",
+        label="Duration",
         required=False,
         min_value=0,
-        max_digits=12,
+        max_digits=24,
         decimal_places=6,
-        help_text="How long one unit lasts; 0 or empty = perpetual.",
+        help_text="How long one unit lasts, in days unless you pick another unit; "
+        "0 or empty = perpetual.",
+    )
+    duration_unit = forms.ChoiceField(
+        label="Unit",
+        required=False,
+        choices=[(unit, unit) for unit in DURATION_UNITS],
+        initial="days",
     )
 
     class Meta:
@@ -259,34 +281,48 @@ class OfferForm(ServiceModelForm):
         super().__init__(*args, **kwargs)
         offer = self.instance
         if offer.pk is not None:
-            decimals = offer.currency.decimals if offer.currency else 0
-            self.initial.setdefault("price_amount", Decimal(offer.price).scaleb(-decimals))
-            self.initial.setdefault("duration_days", Decimal(offer.duration) / DAY)
+            if offer.currency is not None:
+                price = Decimal(plain(to_units(offer.price, offer.currency.decimals)))
+                self.initial.setdefault("price_amount", price)
+            else:
+                self.initial.setdefault("price_amount", Decimal(int(offer.price)))
+            count, unit = duration_in_unit(int(offer.duration))
+            self.initial.setdefault("duration_days", count)
+            self.initial.setdefault("duration_unit", unit)
 
     def clean(self):
         data = super().clean()
         self.instance.price = self._atomic_price(data)
-        days = data.get("duration_days") or Decimal(0)
-        seconds = days * DAY
-        if seconds != seconds.to_integral_value():
+        amount = data.get("duration_days") or Decimal(0)
+        size = DURATION_UNITS[data.get("duration_unit") or "days"]
+        try:
+            self.instance.duration = to_atomic(amount * size, 0)
+        except ValueError:
             self.add_error("duration_days", "That is not a whole number of seconds.")
-        else:
-            self.instance.duration = int(seconds)
         return data
 
     def _atomic_price(self, data) -> int:
         amount = data.get("price_amount") or Decimal(0)
         currency = data.get("currency")
-        decimals = currency.decimals if currency else 0
+        if currency is None:
+            # Without a currency a price means nothing; the service explains why (shares have
+            # no price, a paid offer needs a currency), so any price left is kept non-zero.
+            return 0 if not amount else max(1, int(amount))
         try:
-            atomic = amount.scaleb(decimals)
-            if atomic != atomic.to_integral_value():
-                raise InvalidOperation
-        except InvalidOperation:
-            symbol = currency.symbol if currency else "this currency"
-            self.add_error("price_amount", f"{symbol} has {decimals} decimals: round the price.")
+            return to_atomic(amount, currency.decimals)
+        except ValueError:
+            self.add_error(
+                "price_amount",
+                ValidationError(
+                    f"{currency.symbol} has {currency.decimals} decimals: round the price to "
+                    f"at most {currency.decimals} digits after the point.",
+                    code="too_many_decimals",
+                ),
+            )
             return 0
-        return int(atomic)
+
+
+DURATION = ("duration_days", "duration_unit")  # one line of the form
 
 
 @admin.register(Offer)
@@ -305,13 +341,23 @@ class OfferAdmin(TenantHistoryAdmin):
         "chain_status",
     ]
     list_filter = ["kind", "active", "network", "model"]
-    list_select_related = ["model", "network", "currency", "terms"]
+    list_select_related = ["model__tokenomics", "network", "currency", "terms"]
     search_fields = ["tier_name", "model__name", "=token_id"]
     autocomplete_fields = ["model"]
     readonly_fields = ["token_id", "pending_changes"]
     fieldsets = [
         (None, {"fields": ["model", "network", "kind", "tier_name", "token_id", "active"]}),
-        ("Price", {"fields": ["currency", "price_amount", "duration_days", "max_supply"]}),
+        (
+            "Price",
+            {
+                "fields": [
+                    "currency",
+                    "price_amount",
+                    ("duration_days", "duration_unit"),
+                    "max_supply",
+                ]
+            },
+        ),
         ("Credits packs", {"fields": ["credits_per_unit", "usage_unit"]}),
         ("Terms", {"fields": ["terms", "transferable"]}),
         ("On chain", {"fields": ["pending_changes"]}),
@@ -322,11 +368,28 @@ class OfferAdmin(TenantHistoryAdmin):
         form.service_error_fields = self.service_error_fields
         return form
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("chain_offers")  # "On chain"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "terms" and not self._is_super(request):
+            writable = organization_ids_for(user=request.user, min_role=self.tenant_write_role)
+            kwargs["queryset"] = LicenseTerms.objects.filter(organization_id__in=writable)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_with_service(self, request, obj, form, change):
         return services.offer_save(offer=obj, by=request.user)
 
     def delete_with_service(self, request, obj):
-        services.offer_delete(offer=obj)
+        services.offer_delete(offer=obj, by=request.user)
+
+    def history_value(self, record, name, value):
+        if name == "price" and value is not None:
+            currency = Currency.objects.filter(pk=record.currency_id).first()
+            return format_amount(value, currency)
+        if name == "duration" and value is not None:
+            return format_duration(int(value))
+        return super().history_value(record, name, value)
 
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):
@@ -378,6 +441,9 @@ class PayeeAdmin(TenantHistoryAdmin):
     autocomplete_fields = ["model"]
     fields = ["model", "label", "address", "bps"]
 
+    def get_readonly_fields(self, request, obj=None):
+        return _model_fixed_on_change(super().get_readonly_fields(request, obj), obj, "model")
+
     def save_with_service(self, request, obj, form, change):
         return services.payee_save(payee=obj, by=request.user)
 
@@ -397,7 +463,10 @@ class ContributorAdmin(TenantHistoryAdmin):
     list_filter = ["role"]
     search_fields = ["address", "name", "version__model__name"]
     autocomplete_fields = ["version"]
-    fields = ["version", "address", "name", "role", "share_bps"]
+    fields = ["version", "name", "address", "role", "share_bps"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return _model_fixed_on_change(super().get_readonly_fields(request, obj), obj, "version")
 
     def save_with_service(self, request, obj, form, change):
         return services.contributor_save(contributor=obj, by=request.user)
@@ -419,12 +488,15 @@ class ShareAllocationAdmin(TenantHistoryAdmin):
     list_filter = ["model"]
     search_fields = ["holder", "label", "model__name"]
     autocomplete_fields = ["model"]
-    fields = ["model", "holder", "label", "amount"]
+    fields = ["model", "label", "holder", "amount"]
 
     def get_queryset(self, request):
         same_model = ShareAllocation.objects.filter(model=OuterRef("model")).values("model")
         total = same_model.annotate(total=Sum("amount")).values("total")
         return super().get_queryset(request).annotate(model_total=Subquery(total))
+
+    def get_readonly_fields(self, request, obj=None):
+        return _model_fixed_on_change(super().get_readonly_fields(request, obj), obj, "model")
 
     def save_with_service(self, request, obj, form, change):
         return services.share_allocation_save(allocation=obj, by=request.user)

@@ -12,7 +12,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import NullIf
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -32,6 +34,7 @@ UINT128 = 2**128
 BPS = 10_000
 USER = settings.AUTH_USER_MODEL
 PAID_KINDS = [OfferKind.LICENSE, OfferKind.ACCESS_PASS, OfferKind.CREDITS]
+ZERO_ADDRESS = "0x" + "0" * 40
 
 
 class Currency(models.Model):
@@ -180,11 +183,7 @@ class ModelTokenomics(models.Model):
         ordering = ["model__organization__name", "model__name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    platform_fee_bps__lte=BPS
-                    - models.F("payees_bps")
-                    - models.F("contributors_bps")
-                ),
+                condition=Q(platform_fee_bps__lte=BPS - F("payees_bps") - F("contributors_bps")),
                 name="tokenomics_split_at_most_100pct",
             ),
         ]
@@ -265,6 +264,11 @@ class Offer(models.Model):
                 condition=Q(kind=OfferKind.CREDITS) | Q(credits_per_unit=0, usage_unit=""),
                 name="offer_credits_fields_only_on_packs",
             ),
+            models.CheckConstraint(  # each credit is one token, sold at price / pack size
+                condition=Q(credits_per_unit=0)
+                | Q(Exact(F("price") % NullIf("credits_per_unit", Value(0)), Value(0))),
+                name="offer_credits_price_divisible",
+            ),
             models.CheckConstraint(
                 condition=Q(price__gte=0, price__lt=UINT128), name="offer_price_uint128"
             ),
@@ -291,6 +295,7 @@ class Payee(models.Model):
         ordering = ["model", "-bps", "address"]
         constraints = [
             models.UniqueConstraint(fields=["model", "address"], name="payee_unique"),
+            models.CheckConstraint(condition=~Q(address=ZERO_ADDRESS), name="payee_not_zero"),
             models.CheckConstraint(condition=Q(bps__gte=1, bps__lte=BPS), name="payee_bps_range"),
         ]
 
@@ -316,6 +321,7 @@ class Contributor(models.Model):
         ordering = ["version", "-share_bps", "address"]
         constraints = [
             models.UniqueConstraint(fields=["version", "address"], name="contributor_unique"),
+            models.CheckConstraint(condition=~Q(address=ZERO_ADDRESS), name="contributor_not_zero"),
             models.CheckConstraint(
                 condition=Q(share_bps__gte=1, share_bps__lte=BPS), name="contributor_share_range"
             ),
@@ -341,6 +347,9 @@ class ShareAllocation(models.Model):
         verbose_name = "cap table line"
         constraints = [
             models.UniqueConstraint(fields=["model", "holder"], name="share_allocation_unique"),
+            models.CheckConstraint(
+                condition=~Q(holder=ZERO_ADDRESS), name="share_allocation_not_zero"
+            ),
             models.CheckConstraint(
                 condition=Q(amount__gt=0, amount__lt=UINT128), name="share_allocation_amount"
             ),

@@ -1,22 +1,422 @@
-"""Tenant matrix rows for licensing's admins (see portal/tests/factories.py)."""
+"""Tenant matrix rows for licensing (see portal/tests/factories.py): the tokenomics an
+organization configures, and the chain state projected for its models.
+
+Every row names its organization's model, whose name carries the marker. Projection rows are
+tied to the organization only through the joins (``listing``: the model's bytes32 id;
+``offer``: the offer's network and token id), as the sync writes them; each row that records an
+event points at an ``IndexedEvent`` of its own.
+"""
 
 from __future__ import annotations
 
+import io
+import secrets
+from datetime import UTC, datetime
+
+from eth_utils import to_checksum_address
+
 from chain import abi
-from chain.choices import OfferKind
-from chain.models import Deployment, Network
+from chain.choices import OfferKind, TxStatus
+from chain.models import Deployment, IndexedEvent, Network, OutboundTransaction
 from chain.services import enqueue_call
-from licensing.choices import LicenseOperationKind, RevocationReason
-from licensing.models import Currency, LicenseOperation, LicenseTerms, Offer, PublishStep
+from licensing.choices import (
+    ContributorRole,
+    LedgerKind,
+    LicenseOperationKind,
+    RevocationReason,
+    UsageUnit,
+)
+from licensing.models import (
+    ChainModel,
+    ChainOffer,
+    Contributor,
+    CreditEntry,
+    Currency,
+    Holding,
+    License,
+    LicenseOperation,
+    LicenseTerms,
+    ModelTokenomics,
+    Offer,
+    Payee,
+    Payment,
+    PublishedVersion,
+    PublishStep,
+    Sale,
+    ShareAllocation,
+    VaultEntry,
+)
+from licensing.services import tokenomics as services
 from licensing.services.operations import reason_code_bytes
 from licensing.services.terms import terms_create
 from licensing.services.tokenomics import offer_create
+from models_hub import services as models_services
+from models_hub.choices import Task
+from models_hub.models import AIModel
 from models_hub.tests.factories import model_row
 from portal.tests.factories import tenant_row_factory
 
+MATRIX_NETWORK = "matrix"
+MATRIX_CHAIN_ID = 990_001
+ETH = 10**18
+ZERO = "0x" + "0" * 40
+TOKEN_ADDRESS = "0x" + "17" * 20
+VAULT_ADDRESS = "0x" + "7a" * 20
+VAULT = "RevenueVault"
+PAID_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+EXPIRES_AT = int(datetime(2027, 1, 31, tzinfo=UTC).timestamp())
+
+
+def address() -> str:
+    """A random (lowercase) account address."""
+    return "0x" + secrets.token_hex(20)
+
+
+def checksum(account: str) -> str:
+    return to_checksum_address(account)
+
+
+def matrix_network() -> Network:
+    """The network the matrix's organizations sell on (a platform row both share)."""
+    network, _ = Network.objects.get_or_create(
+        name=MATRIX_NETWORK, defaults={"chain_id": MATRIX_CHAIN_ID, "confirmation_depth": 2}
+    )
+    return network
+
+
+def native_currency(network: Network) -> Currency:
+    currency, _ = Currency.objects.get_or_create(
+        network=network, address="", defaults={"symbol": "ETH", "decimals": 18}
+    )
+    return currency
+
+
+def plain_terms_row(organization, marker: str, *, transferable: bool = False) -> LicenseTerms:
+    """License terms of ``organization`` (written directly: the terms service is not ours)."""
+    return LicenseTerms.objects.create(
+        organization=organization,
+        name=f"{marker} terms",
+        commercial_use=True,
+        transferable=transferable,
+        content_hash="0x" + secrets.token_hex(32),
+    )
+
+
+def model_of(organization, marker: str, what: str):
+    """A model of ``organization`` named with the marker (numbered from the second one)."""
+    name = f"{marker} {what} model"
+    taken = AIModel.objects.filter(organization=organization, name__startswith=name).count()
+    return models_services.model_create(
+        organization=organization,
+        name=f"{name} {taken + 1}" if taken else name,
+        task=Task.CLASSIFICATION,
+    )
+
+
+def offer_of(model, *, kind: OfferKind = OfferKind.LICENSE, tier: str = "") -> Offer:
+    """A valid offer of ``kind`` on the matrix network (a paid one in ETH under new terms)."""
+    network = matrix_network()
+    fields = {"model": model, "network": network, "kind": kind, "tier_name": tier or kind.label}
+    if kind != OfferKind.SHARES:
+        fields |= {"price": ETH // 20, "currency": native_currency(network)}
+        fields["terms"] = plain_terms_row(model.organization, model.name)
+    if kind == OfferKind.ACCESS_PASS:
+        fields["duration"] = 30 * 86_400
+    if kind == OfferKind.CREDITS:
+        fields |= {"credits_per_unit": 100, "usage_unit": UsageUnit.CALL}
+    return services.offer_create(**fields)
+
+
+def listed_model(organization, marker: str):
+    """The model whose rows the matrix's licensing factories share, one per organization (so
+    the matrix stays quick and a model autocomplete fits on one page)."""
+    name = f"{marker} listed model"
+    found = AIModel.objects.filter(organization=organization, name=name).first()
+    return found or models_services.model_create(
+        organization=organization, name=name, task=Task.CLASSIFICATION
+    )
+
+
+def offer_for(organization, marker: str, what: str, kind=OfferKind.LICENSE) -> Offer:
+    """The listed model's offer named ``what`` (made on first use)."""
+    model = listed_model(organization, marker)
+    tier = f"{marker} {what}"
+    found = Offer.objects.filter(model=model, tier_name=tier).first()
+    return found or offer_of(model, kind=kind, tier=tier)
+
+
+def event_row(network: Network, name: str, *, contract: str = "LicenseToken", **kwargs):
+    """An indexed event of ``name`` (a random transaction unless ``tx_hash`` is given)."""
+    values = {
+        "tx_hash": "0x" + secrets.token_hex(32),
+        "log_index": 0,
+        "block_number": 7,
+        "args": {},
+        **kwargs,
+    }
+    return IndexedEvent.objects.create(
+        network=network,
+        chain_id=network.chain_id,
+        contract_name=contract,
+        address=VAULT_ADDRESS if contract == VAULT else TOKEN_ADDRESS,
+        name=name,
+        block_hash="0x" + secrets.token_hex(32),
+        **values,
+    )
+
+
+# --- what staff configure ---
+
+
+@tenant_row_factory(ModelTokenomics)
+def tokenomics_row(organization, marker: str) -> ModelTokenomics:
+    return services.tokenomics_for(model=listed_model(organization, marker))
+
+
+@tenant_row_factory(Offer)
+def offer_row(organization, marker: str) -> Offer:
+    return offer_for(organization, marker, "tier")
+
+
+@tenant_row_factory(Payee)
+def payee_row(organization, marker: str) -> Payee:
+    model = listed_model(organization, marker)
+    return services.payee_create(model=model, address=address(), label=f"{marker} payee", bps=500)
+
+
+@tenant_row_factory(Contributor)
+def contributor_row(organization, marker: str) -> Contributor:
+    model = listed_model(organization, marker)
+    version = model.versions.first() or models_services.version_upload(
+        model=model, version="1.0.0", fileobj=io.BytesIO(b"not a model"), filename="m.joblib"
+    )
+    return services.contributor_create(
+        version=version,
+        address=address(),
+        name=f"{marker} contributor",
+        role=ContributorRole.DATA,
+        share_bps=2_500,
+    )
+
+
+@tenant_row_factory(ShareAllocation)
+def share_allocation_row(organization, marker: str) -> ShareAllocation:
+    model = listed_model(organization, marker)
+    return services.share_allocation_create(
+        model=model, holder=address(), label=f"{marker} holder", amount=1_000
+    )
+
+
+# --- what the chain says about the organization's models ---
+
+
+def _listing(organization, marker: str) -> ModelTokenomics:
+    return services.tokenomics_for(model=listed_model(organization, marker))
+
+
+@tenant_row_factory(ChainModel)
+def chain_model_row(organization, marker: str) -> ChainModel:
+    listing = _listing(organization, marker)
+    network = matrix_network()
+    found = ChainModel.objects.filter(network=network, model_id=listing.chain_model_id).first()
+    return found or ChainModel.objects.create(
+        event=event_row(network, "ModelRegistered", contract="ModelRegistry"),
+        network=network,
+        model_id=listing.chain_model_id,
+        publisher=address(),
+        metadata_uri=f"ipfs://{marker}",
+    )
+
+
+@tenant_row_factory(PublishedVersion)
+def published_version_row(organization, marker: str) -> PublishedVersion:
+    listing = _listing(organization, marker)
+    network = matrix_network()
+    return PublishedVersion.objects.create(
+        event=event_row(network, "VersionPublished", contract="ModelRegistry"),
+        network=network,
+        model_id=listing.chain_model_id,
+        version=1,
+        artifact_sha256=secrets.token_hex(32),
+        label=f"{marker} 1.0.0",
+    )
+
+
+def chain_offer_of(offer: Offer) -> ChainOffer:
+    config = services.onchain_offer_config(offer)
+    return ChainOffer.objects.create(
+        network=offer.network,
+        token_address=TOKEN_ADDRESS,
+        token_id=offer.token_id,
+        model_id=config["modelId"],
+        kind=offer.kind,
+        price=config["price"],
+        currency=config["currency"],
+        duration=config["duration"],
+        max_supply=config["maxSupply"],
+        transferable=config["transferable"],
+        terms_hash=config["termsHash"],
+        active=config["active"],
+        block_number=7,
+    )
+
+
+@tenant_row_factory(ChainOffer)
+def chain_offer_row(organization, marker: str) -> ChainOffer:
+    configured = ChainOffer.objects.filter(listing__model__organization=organization).count()
+    return chain_offer_of(offer_for(organization, marker, f"configured {configured + 1}"))
+
+
+@tenant_row_factory(License)
+def license_row(organization, marker: str) -> License:
+    offer = offer_for(organization, marker, "pass", kind=OfferKind.ACCESS_PASS)
+    return License.objects.create(
+        network=offer.network,
+        token_address=TOKEN_ADDRESS,
+        token_id=offer.token_id,
+        holder=address(),
+        expires_at=EXPIRES_AT,
+        terms_hash=offer.terms.content_hash,
+        block_number=7,
+    )
+
+
+@tenant_row_factory(Holding)
+def holding_row(organization, marker: str) -> Holding:
+    offer = offer_for(organization, marker, "held")
+    return Holding.objects.create(
+        network=offer.network,
+        token_address=TOKEN_ADDRESS,
+        token_id=offer.token_id,
+        holder=address(),
+        balance=2,
+    )
+
+
+@tenant_row_factory(CreditEntry)
+def credit_entry_row(organization, marker: str) -> CreditEntry:
+    offer = offer_for(organization, marker, "credits", kind=OfferKind.CREDITS)
+    return CreditEntry.objects.create(
+        event=event_row(offer.network, "TransferSingle"),
+        network=offer.network,
+        token_id=offer.token_id,
+        holder=address(),
+        delta=100,
+    )
+
+
+@tenant_row_factory(Sale)
+def sale_row(organization, marker: str) -> Sale:
+    offer = offer_for(organization, marker, "sold")
+    return Sale.objects.create(
+        event=event_row(offer.network, "Purchased"),
+        network=offer.network,
+        token_address=TOKEN_ADDRESS,
+        token_id=offer.token_id,
+        model_id=services.tokenomics_for(model=offer.model).chain_model_id,
+        buyer=address(),
+        amount=1,
+        paid=offer.price,
+        currency=ZERO,
+        sold_at=PAID_AT,
+    )
+
+
+def payment_of(listing: ModelTokenomics, *, amount: int = ETH, payee: str = "") -> Payment:
+    """A payment split by the vault: the platform's fee and one payee's part credited in the
+    same transaction (``Credited`` events before their ``PaymentSplit``), the rest to holders."""
+    network = matrix_network()
+    tx = "0x" + secrets.token_hex(32)
+    fee, to_payee = amount // 20, amount // 10
+    for index, (account, part) in enumerate([(address(), fee), (payee or address(), to_payee)]):
+        credited = event_row(network, "Credited", contract=VAULT, tx_hash=tx, log_index=index)
+        VaultEntry.objects.create(
+            event=credited,
+            network=network,
+            account=account,
+            currency=ZERO,
+            model_id=listing.chain_model_id,
+            kind=LedgerKind.CREDITED,
+            amount=part,
+        )
+    return Payment.objects.create(
+        event=event_row(network, "PaymentSplit", contract=VAULT, tx_hash=tx, log_index=2),
+        network=network,
+        model_id=listing.chain_model_id,
+        currency=ZERO,
+        amount=amount,
+        fee=fee,
+        to_payees=to_payee,
+        to_holders=amount - fee - to_payee,
+        to_residual=0,
+        paid_at=PAID_AT,
+    )
+
+
+@tenant_row_factory(Payment)
+def payment_row(organization, marker: str) -> Payment:
+    return payment_of(_listing(organization, marker))
+
+
+@tenant_row_factory(VaultEntry)
+def vault_entry_row(organization, marker: str) -> VaultEntry:
+    listing = _listing(organization, marker)
+    network = matrix_network()
+    return VaultEntry.objects.create(
+        event=event_row(network, "HolderClaimed", contract=VAULT),
+        network=network,
+        account=address(),
+        currency=ZERO,
+        model_id=listing.chain_model_id,
+        kind=LedgerKind.CLAIMED,
+        amount=ETH // 100,
+    )
+
+
+# --- publishing, for the rules that publishing fixes ---
+
+
+def outbox_row(network: Network, status: str = TxStatus.PENDING) -> OutboundTransaction:
+    """An outbox transaction (never sent: the rules only look at its status)."""
+    return OutboundTransaction.objects.create(
+        network=network,
+        idempotency_key=f"test-{secrets.token_hex(8)}",
+        sender="0x" + "11" * 20,
+        data="0x",
+        status=status,
+    )
+
+
+def publish_step_of(
+    model, kind: str, *, offer: Offer | None = None, status: str = TxStatus.PENDING
+) -> PublishStep:
+    """A publishing step of ``kind`` queued (by default) in the outbox."""
+    network = offer.network if offer is not None else matrix_network()
+    return PublishStep.objects.create(
+        model=model,
+        network=network,
+        kind=kind,
+        offer=offer,
+        transaction=outbox_row(network, status),
+    )
+
+
+def ready_version_of(model, artifact: bytes, *, version: str = "1.0.0", publish: bool = True):
+    """A version of ``model`` from a real estimator's ``artifact``, validated in this process
+    and (by default) published: the version whose contributors share the contributors' part."""
+    row = models_services.version_upload(
+        model=model, version=version, fileobj=io.BytesIO(artifact), filename="model.joblib"
+    )
+    models_services.version_validate(version_id=row.pk)
+    row.refresh_from_db()
+    if publish:
+        models_services.version_publish(version=row)
+    return row
+
+
 DAY = 86_400
 HOLDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's account #1 (a public test key)
-TOKEN_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+OPS_TOKEN_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 
 @tenant_row_factory(LicenseTerms)
@@ -42,7 +442,7 @@ def network_row(organization, marker: str) -> Network:
         Deployment.objects.create(
             network=network,
             contract_name=abi.LICENSE_TOKEN,
-            address=TOKEN_ADDRESS,
+            address=OPS_TOKEN_ADDRESS,
             deploy_block=0,
             code_hash="0x",
         )
