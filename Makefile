@@ -10,7 +10,7 @@ export CHAIN_RPC_URL ?= http://127.0.0.1:$(CHAIN_PORT)
 # prints it at start); never use it on a real network. Set CHAIN_OPERATOR_KEY(_FILE) there.
 export CHAIN_OPERATOR_KEY ?= 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 
-.PHONY: run test lint bench contracts contracts-check setup deps-python deps-node migrate demo clean help
+.PHONY: run test lint bench contracts contracts-check vendor setup deps-python deps-node migrate demo clean help
 
 help:
 	@echo "make run    set up and run the portal (web, worker, beat, anvil) on embedded defaults"
@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@echo "==> Installing Node packages (anvil, solc, OpenZeppelin)"
+	@echo "==> Installing Node packages (anvil, solc, OpenZeppelin, Chart.js)"
 	npm ci --no-audit --no-fund
 	touch $@
 
@@ -42,8 +42,10 @@ setup: deps-python deps-node
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput
 
+# The demo's organizations, staff and models; their chain part (offers published on the local
+# anvil, a few purchases) runs in the Procfile's web process, once anvil is up and deployed.
 demo: migrate
-	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py demo --no-chain
 
 run: demo
 	@echo ""
@@ -72,6 +74,15 @@ contracts: deps-node
 
 contracts-check: deps-node
 	node chain/compile.mjs --check
+
+# Browser libraries are vendored into static/ (committed; no build step, no CDN): copied from
+# the pinned npm packages. A test fails when the committed copy differs from node_modules'.
+CHARTJS := static/vendor/chart.js
+vendor: deps-node
+	mkdir -p $(CHARTJS)
+	cp node_modules/chart.js/dist/chart.umd.min.js $(CHARTJS)/chart.umd.min.js
+	cp node_modules/chart.js/LICENSE.md $(CHARTJS)/LICENSE.md
+	cp node_modules/@kurkle/color/LICENSE.md $(CHARTJS)/LICENSE-kurkle-color.md
 
 clean:
 	rm -rf var/broker var/test-portal-*.sqlite3*

@@ -34,7 +34,8 @@ def setup_django() -> Path:
     """Set up Django on a throwaway VAR_DIR (SQLite database, filesystem broker); idempotent.
 
     The real ``var/`` and whatever database or broker the environment names are never touched:
-    a bench starts what it needs. Returns the temporary VAR_DIR.
+    a bench starts what it needs (``BENCH_DATABASE_URL`` names a throwaway database to use
+    instead of SQLite, e.g. an empty PostgreSQL database). Returns the temporary VAR_DIR.
     """
     global _var_dir
     if _var_dir is not None:
@@ -49,7 +50,9 @@ def setup_django() -> Path:
     var_dir = Path(_var_dir.name)
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
     os.environ["VAR_DIR"] = str(var_dir)
-    os.environ["DATABASE_URL"] = f"sqlite:///{var_dir / 'bench.sqlite3'}"
+    # BENCH_DATABASE_URL: a database of its own that the bench may fill (PostgreSQL, say)
+    sqlite = f"sqlite:///{var_dir / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or sqlite
     os.environ["CELERY_BROKER_URL"] = "filesystem://"
 
     import django

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -29,6 +30,7 @@ class Event:
     log_index: int
     final: bool = False
     pk: int | None = None
+    block_time: datetime | None = None  # the block's timestamp (aware, UTC)
 
     @classmethod
     def from_row(cls, row, network=None) -> Event:
@@ -45,6 +47,7 @@ class Event:
             log_index=row.log_index,
             final=row.final,
             pk=row.pk,
+            block_time=row.block_time,
         )
 
 

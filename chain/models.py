@@ -144,6 +144,9 @@ class IndexedEvent(models.Model):
     tx_hash = models.CharField(max_length=66)
     log_index = models.PositiveIntegerField()
     final = models.BooleanField(default=False)
+    block_time = models.DateTimeField(
+        null=True, blank=True, help_text="The block's timestamp (empty for rows indexed before)."
+    )
     indexed_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

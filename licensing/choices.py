@@ -8,6 +8,7 @@ class LicenseChangeKind(models.TextChoices):
     GRANT = "grant", "Grant"
     REVOKE = "revoke", "Revocation"
     TRANSFER = "transfer", "Time moved with a transfer"
+    EXTEND = "extend", "Extension by the publisher"
 
 
 class LedgerKind(models.TextChoices):

@@ -6,8 +6,9 @@ from the remaining events for every key the deleted events touched.
 
 Handlers receive ``chain.handlers.Event`` records. Token and vault events, thousands per
 backfill batch, go through ``BatchProjector``: ledger rows are collected as tuples in the
-column order declared below and inserted with one ``executemany`` per table; holdings and
-licenses are summed in memory and upserted once per key.
+column order declared below and inserted with one ``executemany`` per table; holdings,
+licenses and the dashboards' running totals (``licensing.rollups``) are summed in memory and
+upserted once per key. Payments and sales carry their block's time (``paid_at``, ``sold_at``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from decimal import Decimal
 
 from chain import abi
 from chain.choices import OfferKind
-from chain.fastsql import add_to_rows, insert_rows, upsert_rows
+from chain.fastsql import adapter, add_to_rows, insert_rows, upsert_rows
 from chain.handlers import on_batch, on_event, on_rollback
+from licensing import rollups
 from licensing.choices import LedgerKind, LicenseChangeKind
 from licensing.models import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     CreditEntry,
     Holding,
     HoldingChange,
@@ -30,6 +33,7 @@ from licensing.models import (
     LicenseChange,
     Payment,
     PublishedVersion,
+    Sale,
     VaultEntry,
 )
 
@@ -69,6 +73,19 @@ LEDGER_COLUMNS = {
         "to_holders",
         "residual_to",
         "to_residual",
+        "paid_at",
+    ),
+    Sale: (
+        "event_id",
+        "network_id",
+        "token_address",
+        "token_id",
+        "model_id",
+        "buyer",
+        "amount",
+        "paid",
+        "currency",
+        "sold_at",
     ),
     VaultEntry: ("event_id", "network_id", "account", "currency", "model_id", "kind", "amount"),
 }
@@ -126,6 +143,23 @@ def version_published(event) -> None:
     )
 
 
+# --- vault payees ---
+
+
+@on_event(VAULT, "PayeesConfigured")
+def payees_configured(event) -> None:
+    """One row per event (the latest is the vault's list): a rollback needs no recomputing."""
+    ChainPayees.objects.create(
+        event_id=event.pk,
+        network=event.network,
+        model_id=event.args["modelId"],
+        accounts=list(event.args["accounts"]),
+        bps=[int(bps) for bps in event.args["bps"]],
+        block_number=event.block_number,
+        log_index=event.log_index,
+    )
+
+
 # --- offers ---
 
 
@@ -170,6 +204,8 @@ class BatchProjector:
         self.holdings: dict[tuple[str, Decimal, str], Decimal] = defaultdict(Decimal)
         # (token, id, holder) -> its LICENSE_FIELDS after the latest change
         self.licenses: dict[tuple[str, Decimal, str], tuple] = {}
+        self.times: dict = {}  # block time -> its DB-ready value (a batch spans a few blocks)
+        self.totals = rollups.Totals(network)  # the dashboards' running totals
 
     # reading state
     def _load_kinds(self) -> dict[tuple[str, Decimal], int]:
@@ -190,6 +226,13 @@ class BatchProjector:
             network=self.network, token_address=address, token_id=token_id, holder=holder
         ).first()
         return current.terms_hash if current else ""
+
+    def time_of(self, event):
+        """The event's block time, DB-ready (``Payment.paid_at`` and ``Sale.sold_at``)."""
+        moment = event.block_time
+        if moment not in self.times:
+            self.times[moment] = adapter(Payment, "paid_at")(moment)
+        return self.times[moment]
 
     # events
     def feed(self, event) -> None:
@@ -264,6 +307,7 @@ class BatchProjector:
             self.rows[CreditEntry].append(
                 (event.pk, self.network.pk, token_id, holder, _wei(args["amount"]), "")
             )
+            self.totals.credit(token_id, _wei(args["amount"]))
             return
         licensed = offer_kind in (OfferKind.LICENSE, OfferKind.ACCESS_PASS)
         if offer_kind is None:
@@ -283,7 +327,23 @@ class BatchProjector:
         )
 
     def on_Purchased(self, event) -> None:
-        self._bought(event, event.args["buyer"], LicenseChangeKind.PURCHASE)
+        args = event.args
+        self.rows[Sale].append(
+            (
+                event.pk,
+                self.network.pk,
+                event.address,
+                _wei(args["id"]),
+                args["modelId"],
+                args["buyer"],
+                _wei(args["amount"]),
+                _wei(args["paid"]),
+                args["currency"],
+                self.time_of(event),
+            )
+        )
+        self.totals.sale(event, _wei(args["paid"]))
+        self._bought(event, args["buyer"], LicenseChangeKind.PURCHASE)
 
     def on_Granted(self, event) -> None:
         self._bought(event, event.args["to"], LicenseChangeKind.GRANT)
@@ -297,6 +357,17 @@ class BatchProjector:
             kind=LicenseChangeKind.REVOKE,
             expires_at=args["expiry"],
             reason=args["reason"],
+        )
+
+    def on_Extended(self, event) -> None:
+        args = event.args
+        self._license_change(
+            event,
+            holder=args["holder"],
+            token_id=_wei(args["id"]),
+            kind=LicenseChangeKind.EXTEND,
+            expires_at=args["expiry"],
+            terms_hash=args["termsHash"],
         )
 
     def on_ExpiryTransferred(self, event) -> None:
@@ -315,6 +386,7 @@ class BatchProjector:
 
     def on_CreditsBurned(self, event) -> None:
         args = event.args
+        self.totals.credit(_wei(args["id"]), -_wei(args["amount"]))
         self.rows[CreditEntry].append(
             (
                 event.pk,
@@ -328,6 +400,10 @@ class BatchProjector:
 
     def on_PaymentSplit(self, event) -> None:
         args = event.args
+        to_holders = _wei(args["toHolders"]) + _wei(args["toResidual"])
+        self.totals.payment(
+            event, _wei(args["amount"]), _wei(args["fee"]), _wei(args["toPayees"]), to_holders
+        )
         self.rows[Payment].append(
             (
                 event.pk,
@@ -340,6 +416,7 @@ class BatchProjector:
                 _wei(args["toHolders"]),
                 args["residualTo"],
                 _wei(args["toResidual"]),
+                self.time_of(event),
             )
         )
 
@@ -372,6 +449,7 @@ class BatchProjector:
             insert_rows(model, LEDGER_COLUMNS[model], rows)  # nothing reads their ids back
         self._flush_holdings()
         self._flush_licenses()
+        self.totals.flush()
 
     def _flush_holdings(self) -> None:
         """Gains are upserted; losses can only come out of a stored holding, so they update it
@@ -427,7 +505,7 @@ def rolled_back(*, network, fork_block: int, removed: list) -> None:
             for token_id in ids:
                 for holder in (args["from"], args["to"]):
                     holdings.add((event.address, _wei(token_id), holder))
-        elif event.name in ("Purchased", "Granted", "Revoked"):
+        elif event.name in ("Purchased", "Granted", "Revoked", "Extended"):
             holder = args.get("buyer") or args.get("to") or args.get("holder")
             licenses.add((event.address, _wei(args["id"]), holder))
         elif event.name == "ExpiryTransferred":
@@ -443,6 +521,7 @@ def rolled_back(*, network, fork_block: int, removed: list) -> None:
         _recompute_license(network, *key)
     for model_id in models:
         _recompute_model(network, model_id)
+    rollups.recompute(network, removed)
 
 
 def _recompute_offer(network, address, token_id) -> None:

@@ -25,13 +25,15 @@ import {IShareSource} from "./interfaces/IShareSource.sol";
 ///        revocation sets it to the revocation time; a later purchase (or grant) clears it.
 ///        A revoked holder cannot transfer the token.
 ///      - CREDITS and SHARES never expire (expiry stays 0).
-///      Pausing blocks purchases and transfers; privileged mints (grant, mintShares) and credit
-///      burns by the meter stay possible so operators can repair state during an incident.
+///      Pausing blocks purchases and transfers; privileged mints (grant, mintShares), extensions
+///      and credit burns by the meter stay possible so operators can repair state during an
+///      incident.
 contract LicenseToken is ERC1155, AccessControl, Pausable, ReentrancyGuardTransient, IShareSource {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
-    /// @notice Configures offers, grants, revokes, mints the cap table, pauses and unpauses.
+    /// @notice Configures offers, grants, extends, revokes, mints the cap table, pauses and
+    ///         unpauses.
     bytes32 public constant PUBLISHER_ROLE = keccak256("PUBLISHER_ROLE");
     /// @notice Burns usage credits when usage is settled (with the receipts' Merkle root).
     bytes32 public constant METER_ROLE = keccak256("METER_ROLE");
@@ -103,6 +105,8 @@ contract LicenseToken is ERC1155, AccessControl, Pausable, ReentrancyGuardTransi
         address indexed to, uint256 indexed id, uint256 amount, uint64 newExpiry, bytes32 termsHash
     );
     event Revoked(address indexed holder, uint256 indexed id, bytes32 reason, uint64 expiry);
+    /// @notice The publisher moved a holder's expiry later without minting (`extend`).
+    event Extended(address indexed holder, uint256 indexed id, uint64 expiry, bytes32 termsHash);
     /// @notice Time moved with a transfer of a timed token (not emitted when nothing moved).
     event ExpiryTransferred(
         uint256 indexed id,
@@ -140,6 +144,9 @@ contract LicenseToken is ERC1155, AccessControl, Pausable, ReentrancyGuardTransi
     error NotGrantable(uint256 id);
     error NotRevocable(uint256 id);
     error NothingToRevoke(address holder, uint256 id);
+    error NotExtendable(uint256 id);
+    error NothingToExtend(address holder, uint256 id);
+    error ExpiryNotLater(uint256 id, uint64 expiry, uint64 current);
     error NotCredits(uint256 id);
     error NotShares(uint256 id);
     error SharesAlreadyMinted(uint256 id);
@@ -284,6 +291,21 @@ contract LicenseToken is ERC1155, AccessControl, Pausable, ReentrancyGuardTransi
         }
         emit Granted(to, id, amount, newExpiry, offer.termsHash);
         _mintChecked(to, id, offer, amount);
+    }
+
+    /// @notice Move `holder`'s expiry of a timed license or pass to `expiry`, minting nothing
+    ///         (a comp extension; `grant` mints). `expiry` must be later than now and than the
+    ///         holder's current expiry, so an extension never shortens a right; after a
+    ///         revocation it restores one. Possible while paused, like grants.
+    function extend(address holder, uint256 id, uint64 expiry) external onlyRole(PUBLISHER_ROLE) {
+        Offer storage offer = _requireOffer(id);
+        if (!_isTimed(offer)) revert NotExtendable(id);
+        if (balanceOf(holder, id) == 0) revert NothingToExtend(holder, id);
+        if (expiry <= block.timestamp) revert InvalidExpiry(id, expiry);
+        uint64 current = _expiry[id][holder];
+        if (expiry <= current) revert ExpiryNotLater(id, expiry, current);
+        _expiry[id][holder] = expiry;
+        emit Extended(holder, id, expiry, offer.termsHash);
     }
 
     /// @notice End `holder`'s license or pass now (expiry := now, or earlier if already

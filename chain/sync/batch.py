@@ -17,6 +17,7 @@ from chain.models import IndexedEvent, Network, SyncCursor
 from chain.sync.context import SyncPass
 from chain.sync.decode import decode_events, hex_int
 from chain.sync.reorg import block_hash, keep_hashes
+from chain.sync.times import block_times
 
 EVENT_COLUMNS = (
     "network_id",
@@ -30,6 +31,7 @@ EVENT_COLUMNS = (
     "tx_hash",
     "log_index",
     "final",
+    "block_time",
     "indexed_at",
 )
 
@@ -46,7 +48,8 @@ def write_batch(sync_pass: SyncPass, cursor: SyncCursor, logs: list[dict], end: 
             end_hashes[end] = block_hash(sync_pass.w3, end)
         if end_hashes[end]:
             hashes[end] = end_hashes[end]
-    events = decode_events(network, cursor.contract_name, logs, head)
+    times = block_times(sync_pass.w3, logs, sync_pass.block_times)  # may ask the node
+    events = decode_events(network, cursor.contract_name, logs, head, times)
     stats.events += len(events)
     with transaction.atomic():
         locked = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
@@ -68,6 +71,8 @@ def insert_events(network: Network, events: list[handlers.Event]) -> list[handle
     those, with their keys; the ones already there are left as they are."""
     now = adapter(IndexedEvent, "indexed_at")(timezone.now())
     to_json = adapter(IndexedEvent, "args")
+    to_time = adapter(IndexedEvent, "block_time")
+    times = {t: to_time(t) for t in {e.block_time for e in events}}  # once per block
     network_id, chain_id = network.pk, network.chain_id
     rows = [
         (
@@ -82,6 +87,7 @@ def insert_events(network: Network, events: list[handlers.Event]) -> list[handle
             e.tx_hash,
             e.log_index,
             e.final,
+            times[e.block_time],
             now,
         )
         for e in events

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from web3 import Web3
 
@@ -24,14 +25,16 @@ class SyncStats:
 @dataclass
 class SyncPass:
     """One pass over a network's contracts, up to ``head``: the node it reads, what it counts,
-    and the hashes of range ends it read (every contract's last range ends at the head, so the
-    pass reads that block's hash once)."""
+    the hashes of range ends it read (every contract's last range ends at the head, so the
+    pass reads that block's hash once) and the block times it read (by block hash)."""
 
     w3: Web3
     network: Network
     stats: SyncStats
     head: int
     end_hashes: dict[int, str | None] = field(default_factory=dict)
+    # block hash -> its time, read once per pass (a block can hold several contracts' logs)
+    block_times: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def window_start(self) -> int:

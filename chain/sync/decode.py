@@ -8,6 +8,7 @@ times as much, and decoding is most of a backfill's time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -125,11 +126,17 @@ def hex_int(value) -> int:
 
 
 def decode_events(
-    network: Network, contract: str, logs: list[dict], head: int
+    network: Network,
+    contract: str,
+    logs: list[dict],
+    head: int,
+    times: dict[str, datetime] | None = None,
 ) -> list[handlers.Event]:
     """The events of one range's ``logs`` of ``contract`` (unknown events skipped), marked
-    final when ``confirmation_depth`` blocks under ``head``."""
+    final when ``confirmation_depth`` blocks under ``head``, with their block's time from
+    ``times`` (block hash -> time)."""
     final_below = head - network.confirmation_depth
+    times = times or {}
     events = []
     for log in logs:
         decoded = decode_log(contract, log)
@@ -148,6 +155,7 @@ def decode_events(
                 log["transactionHash"],
                 hex_int(log["logIndex"]),
                 number <= final_below,
+                block_time=times.get(log["blockHash"]),
             )
         )
     return events

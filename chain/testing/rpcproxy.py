@@ -9,7 +9,9 @@ Tests and benchmarks put :class:`LimitingRpcProxy` between the sync engine and a
 * more than ``max_results`` logs get a result-count error with a suggested block range, which is
   correct except with probability ``bogus_hint_rate`` (see :data:`BOGUS_HINT_KINDS`).
 
-``fail_next`` injects transient failures (HTTP 503 or a JSON-RPC -32603 error). The proxy counts
+``strip_block_timestamps`` answers logs without their ``blockTimestamp``, as nodes that predate
+that field do. ``fail_next`` injects transient failures (HTTP 503 or a JSON-RPC -32603 error). The
+proxy counts
 what it served, so a benchmark can compare the ``eth_getLogs`` calls the sync made with
 :func:`ideal_get_logs_calls`. The message formats are listed in :data:`MESSAGE_FORMATS`.
 
@@ -205,7 +207,8 @@ class LimitingRpcProxy:
     ``get_logs_calls``, ``get_logs_ok``, ``get_logs_errors`` (every ``eth_getLogs`` the client
     saw fail: limits, injected failures, node errors), ``range_errors``, ``result_errors``,
     ``injected_failures``, ``logs_served`` (logs in successful answers) and ``hint_kinds``
-    (how many result-count hints of each kind: ``"correct"`` or one of BOGUS_HINT_KINDS).
+    (how many result-count hints of each kind: ``"correct"`` or one of BOGUS_HINT_KINDS),
+    ``methods`` (calls per JSON-RPC method) and ``batches`` (HTTP requests that were batches).
     """
 
     def __init__(
@@ -219,6 +222,7 @@ class LimitingRpcProxy:
         range_error_styles: Sequence[str] = RANGE_ERROR_STYLES,
         port: int = 0,
         timeout: float = 30.0,
+        strip_block_timestamps: bool = False,
     ):
         if max_block_range is not None and max_block_range < 1:
             raise ValueError("max_block_range must be at least 1 (or None)")
@@ -236,6 +240,7 @@ class LimitingRpcProxy:
         self.seed = seed
         self.range_error_styles = tuple(range_error_styles)
         self.timeout = timeout
+        self.strip_block_timestamps = strip_block_timestamps
 
         self._lock = threading.Lock()
         self._rng = random.Random(seed)  # noqa: S311 - reproducible test faults, not secrets
@@ -302,6 +307,8 @@ class LimitingRpcProxy:
             self.injected_failures = 0
             self.logs_served = 0
             self.hint_kinds: Counter[str] = Counter()
+            self.methods: Counter[str] = Counter()
+            self.batches = 0
 
     def counters(self) -> dict[str, Any]:
         """A consistent snapshot of the counters."""
@@ -317,6 +324,8 @@ class LimitingRpcProxy:
                 "injected_failures": self.injected_failures,
                 "logs_served": self.logs_served,
                 "hint_kinds": dict(self.hint_kinds),
+                "methods": dict(self.methods),
+                "batches": self.batches,
             }
 
     def fail_next(
@@ -398,6 +407,8 @@ class LimitingRpcProxy:
         methods = [item.get("method") if isinstance(item, dict) else None for item in items]
         with self._lock:
             self.calls += len(items)
+            self.methods.update(method for method in methods if isinstance(method, str))
+            self.batches += is_batch
         if self._take_failure(methods, "http"):
             first_id = items[0].get("id") if items and isinstance(items[0], dict) else None
             message = "Service Unavailable: upstream temporarily overloaded, retry later"
@@ -476,6 +487,11 @@ class LimitingRpcProxy:
         with self._lock:
             self.get_logs_ok += 1
             self.logs_served += len(logs)
+        if self.strip_block_timestamps:
+            for log in logs:
+                if isinstance(log, dict):
+                    log.pop("blockTimestamp", None)
+            return _json_reply(answer)
         return reply
 
     def _count_outcome(self, reply: _Reply) -> _Reply:

@@ -30,6 +30,7 @@ RESTRICTED = [
     ),
     ("token", "grant", abi.PUBLISHER_ROLE, lambda e: (e.acct.alice, CREDITS, 1, 0)),
     ("token", "revoke", abi.PUBLISHER_ROLE, lambda e: (e.acct.alice, 1, b"\x01" * 32)),
+    ("token", "extend", abi.PUBLISHER_ROLE, lambda e: (e.acct.alice, 1, 2**40)),
     ("token", "mintShares", abi.PUBLISHER_ROLE, lambda e: (SHARES, [e.acct.alice], [1])),
     ("token", "pause", abi.PUBLISHER_ROLE, lambda e: ()),
     ("token", "unpause", abi.PUBLISHER_ROLE, lambda e: ()),

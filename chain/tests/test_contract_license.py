@@ -1,5 +1,5 @@
-"""LicenseToken: offers, purchases (native and ERC-20), expiry, revocation, transfers, pause,
-supply, credits and shares, on a real anvil node."""
+"""LicenseToken: offers, purchases (native and ERC-20), expiry, grants, extensions,
+revocation, transfers, pause, supply, credits and shares, on a real anvil node."""
 
 from __future__ import annotations
 
@@ -275,6 +275,65 @@ def test_grant_mints_without_payment(market):
     expect_revert(lambda: env.send(grant(ZERO, CREDITS, 5, 0), a.publisher), "ZeroAddress")
     env.send(grant(a.dave, CREDITS, 5, 0), a.publisher)
     assert env.token.functions.balanceOf(a.dave, CREDITS).call() == 5
+
+
+def test_extend_moves_the_expiry_later_without_minting(market):
+    env, a = market, market.acct
+    start = block_time(env, buy(env, a.alice))
+    supply = env.token.functions.totalSupply(LICENSE_NATIVE).call()
+    until = start + 90 * DAY
+
+    receipt = env.send(env.token.functions.extend(a.alice, LICENSE_NATIVE, until), a.publisher)
+
+    assert env.events(env.token, receipt, "Extended") == [
+        {"holder": a.alice, "id": LICENSE_NATIVE, "expiry": until, "termsHash": TERMS}
+    ]
+    assert env.events(env.token, receipt, "TransferSingle") == []  # nothing minted
+    assert env.token.functions.totalSupply(LICENSE_NATIVE).call() == supply
+    assert env.token.functions.balanceOf(a.alice, LICENSE_NATIVE).call() == 1
+    assert env.token.functions.expiresAt(LICENSE_NATIVE, a.alice).call() == until
+    assert env.vault.functions.reserves(ZERO).call() == PRICE  # only the purchase was paid
+
+
+def test_extend_never_shortens_and_needs_a_timed_holding(market):
+    env, a = market, market.acct
+    current = block_time(env, buy(env, a.alice)) + 30 * DAY
+    buy(env, a.alice, offer_id=PERPETUAL, price=3 * PRICE)
+    env.send(env.token.functions.grant(a.alice, CREDITS, 5, 0), a.publisher)
+    extend = env.token.functions.extend
+    later = current + DAY
+    cases = [
+        (a.alice, LICENSE_NATIVE, current, "ExpiryNotLater", {"current": current}),
+        (a.alice, LICENSE_NATIVE, current - DAY, "ExpiryNotLater", {"expiry": current - DAY}),
+        (a.alice, LICENSE_NATIVE, env.now() - 1, "InvalidExpiry", {"id": LICENSE_NATIVE}),
+        (a.bob, LICENSE_NATIVE, later, "NothingToExtend", {"holder": a.bob}),
+        (ZERO, LICENSE_NATIVE, later, "NothingToExtend", {"holder": ZERO}),
+        (a.alice, PERPETUAL, later, "NotExtendable", {"id": PERPETUAL}),
+        (a.alice, CREDITS, later, "NotExtendable", {"id": CREDITS}),
+        (a.alice, SHARES, later, "NotExtendable", {"id": SHARES}),
+        (a.alice, 99, later, "UnknownOffer", {"id": 99}),
+    ]
+    for holder, offer_id, expiry, error, expected in cases:
+        expect_revert(
+            lambda h=holder, o=offer_id, e=expiry: env.send(extend(h, o, e), a.publisher),
+            error,
+            **expected,
+        )
+    assert env.token.functions.expiresAt(LICENSE_NATIVE, a.alice).call() == current
+
+
+def test_extend_restores_a_revoked_pass_and_works_while_paused(market):
+    env, a = market, market.acct
+    env.send(env.token.functions.purchase(PASS_TOKEN, 1, PASS_PRICE), a.alice)
+    env.send(env.token.functions.revoke(a.alice, PASS_TOKEN, REASON), a.publisher)
+    assert not env.token.functions.isValid(a.alice, PASS_TOKEN).call()
+    env.send(env.token.functions.pause(), a.publisher)
+    until = env.now() + 10 * DAY
+
+    env.send(env.token.functions.extend(a.alice, PASS_TOKEN, until), a.publisher)
+
+    assert env.token.functions.isValid(a.alice, PASS_TOKEN).call()
+    assert env.token.functions.expiresAt(PASS_TOKEN, a.alice).call() == until
 
 
 def test_revocation_ends_a_timed_license_now(market):

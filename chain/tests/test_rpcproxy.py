@@ -392,6 +392,8 @@ def test_counters_count_and_reset(log_chain, proxy_factory):
         "injected_failures": 0,
         "logs_served": 3,
         "hint_kinds": {"correct": 1},
+        "methods": {"eth_chainId": 1, "eth_blockNumber": 1, "eth_getLogs": 3},
+        "batches": 1,
     }
     proxy.reset_counters()
     assert proxy.counters() == {
@@ -405,6 +407,8 @@ def test_counters_count_and_reset(log_chain, proxy_factory):
         "injected_failures": 0,
         "logs_served": 0,
         "hint_kinds": {},
+        "methods": {},
+        "batches": 0,
     }
 
 

@@ -1,3 +1,3 @@
 """Licensing's admins, one module per area (each registers its own)."""
 
-from licensing.admin import projections, tokenomics  # noqa: F401
+from licensing.admin import dashboard, operations, projections, publishing, terms, tokenomics  # noqa: F401

@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from chain.admin import PlatformAdmin
 from chain.choices import OfferKind
 from licensing.admin.history import TenantHistoryAdmin
+from licensing.admin.publishing import PublishToChainMixin
 from licensing.amounts import (
     DURATION_UNITS,
     duration_in_unit,
@@ -91,9 +92,10 @@ class TokenomicsForm(ServiceModelForm):
 
 
 @admin.register(ModelTokenomics)
-class ModelTokenomicsAdmin(TenantHistoryAdmin):
+class ModelTokenomicsAdmin(PublishToChainMixin, TenantHistoryAdmin):
     tenant_field = "model__organization"
     form = TokenomicsForm
+    actions = ["publish_to_chain"]  # PublishToChainMixin: the action, button and page
     list_display = [
         "model",
         "organization",

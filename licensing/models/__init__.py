@@ -1,9 +1,10 @@
 """Licensing's tables: what staff configure (``tokenomics``) and what the chain says
-(``chain_state``, projected from indexed events)."""
+(``chain_state``, projected from indexed events) and its running totals (``rollups``)."""
 
 from licensing.models.chain_state import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     CreditEntry,
     Holding,
     HoldingChange,
@@ -15,6 +16,7 @@ from licensing.models.chain_state import (
     Sale,
     VaultEntry,
 )
+from licensing.models.rollups import CreditTotal, CustomerTotal, RevenueDay
 from licensing.models.tokenomics import (
     Contributor,
     Currency,
@@ -30,9 +32,12 @@ from licensing.models.tokenomics import (
 __all__ = [
     "ChainModel",
     "ChainOffer",
+    "ChainPayees",
     "Contributor",
     "CreditEntry",
+    "CreditTotal",
     "Currency",
+    "CustomerTotal",
     "Holding",
     "HoldingChange",
     "License",
@@ -46,6 +51,7 @@ __all__ = [
     "Payment",
     "PublishStep",
     "PublishedVersion",
+    "RevenueDay",
     "Sale",
     "ShareAllocation",
     "VaultEntry",

@@ -178,6 +178,14 @@ class License(models.Model):
                 fields=["network", "token_address", "token_id", "holder"], name="license_unique"
             )
         ]
+        indexes = [
+            # the dashboard's active licenses per offer (an offer is a network and token id)
+            models.Index(
+                fields=["network", "token_id", "expires_at"],
+                condition=models.Q(revoked=False),
+                name="license_unrevoked_by_offer",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.holder} on offer {self.token_id}"
@@ -188,7 +196,7 @@ class License(models.Model):
 
 
 class LicenseChange(models.Model):
-    """One event that set a holder's expiry (purchase, grant, revocation, transfer)."""
+    """One event that set a holder's expiry (purchase, grant, extension, revocation, transfer)."""
 
     event = models.ForeignKey(EVENT, on_delete=models.CASCADE, related_name="+")
     network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)
@@ -224,7 +232,11 @@ class CreditEntry(models.Model):
 
     class Meta:
         verbose_name_plural = "credit entries"
-        indexes = [models.Index(fields=["network", "holder", "token_id"])]
+        indexes = [
+            models.Index(fields=["network", "holder", "token_id"]),
+            # an offer's credits (the dashboard's totals, recomputed after a rollback)
+            models.Index(fields=["network", "token_id", "delta"], name="credit_entry_by_offer"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.holder} {self.delta:+} credits of {self.token_id}"
@@ -317,3 +329,28 @@ class Mismatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.key}: {self.projected} != {self.on_chain}"
+
+
+class ChainPayees(models.Model):
+    """A model's payee list as one PayeesConfigured event set it in the vault (the latest row
+    per network and model is the current list; a reorg deletes rows with their events)."""
+
+    event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    model_id = models.CharField(max_length=66)
+    accounts = models.JSONField(default=list)
+    bps = models.JSONField(default=list)
+    block_number = models.PositiveBigIntegerField()
+    log_index = models.PositiveIntegerField()
+    listing = _listing()
+
+    class Meta:
+        verbose_name_plural = "chain payees"
+        indexes = [models.Index(fields=["network", "model_id", "block_number", "log_index"])]
+
+    def __str__(self) -> str:
+        return f"{len(self.accounts)} payee(s) of {self.model_id[:12]}…"
+
+    def pairs(self) -> list[tuple[str, int]]:
+        """``(account, bps)`` sorted by account, as ``onchain_payees`` lists them."""
+        return sorted(zip(self.accounts, (int(b) for b in self.bps), strict=True))

@@ -13,22 +13,22 @@ def admin_url(model, view: str = "add", *args) -> str:
     return reverse(f"admin:{meta.app_label}_{meta.model_name}_{view}", args=args)
 
 
-def offer_data(shop, **changes) -> dict:
+def offer_data(store, **changes) -> dict:
     """A complete, valid add form of a license tier in ETH, with ``changes`` applied (a value of
     None leaves the field out, as an unticked checkbox is left out)."""
     data = {
-        "model": shop.model.pk,
-        "network": shop.network.pk,
+        "model": store.model.pk,
+        "network": store.network.pk,
         "kind": OfferKind.LICENSE.value,
         "tier_name": "Standard",
-        "currency": shop.eth.pk,
+        "currency": store.eth.pk,
         "price_amount": "0.05",
         "duration_days": "0",
         "duration_unit": "days",
         "max_supply": "0",
         "credits_per_unit": "0",
         "usage_unit": "",
-        "terms": shop.terms.pk,
+        "terms": store.terms.pk,
         "active": "on",
     }
     data.update(changes)

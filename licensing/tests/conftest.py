@@ -26,7 +26,17 @@ def network(db, market, settings):
 
 
 @pytest.fixture
-def shop(db, org_a, make_staff):
+def shop(network, market, org_a, make_staff, settings):
+    """The market configured by org A (``licensing.tests.shop``), synced, with a manager."""
+    from licensing.tests.shop import open_shop
+
+    return open_shop(
+        env=market, network=network, organization=org_a, make_staff=make_staff, settings=settings
+    )
+
+
+@pytest.fixture
+def store(db, org_a, make_staff):
     """Org A selling one model on the matrix network: ETH and USDC there, terms (one pair
     transferable), and a staff member of each role."""
     from types import SimpleNamespace
@@ -44,8 +54,8 @@ def shop(db, org_a, make_staff):
         usdc=Currency.objects.create(
             network=network, symbol="USDC", address="0x" + "5c" * 20, decimals=6
         ),
-        terms=factories.terms_row(org_a, "Standard"),
-        open_terms=factories.terms_row(org_a, "Transferable", transferable=True),
+        terms=factories.plain_terms_row(org_a, "Standard"),
+        open_terms=factories.plain_terms_row(org_a, "Transferable", transferable=True),
         owner=make_staff(org_a, Role.OWNER),
         manager=make_staff(org_a, Role.MANAGER),
         viewer=make_staff(org_a, Role.VIEWER),

@@ -51,8 +51,8 @@ def _license(offer, *, holder=None, expires_at=factories.EXPIRES_AT, revoked=Fal
 
 
 @pytest.fixture
-def pass_offer(shop):
-    return factories.offer_of(shop.model, kind=OfferKind.ACCESS_PASS, tier="Monthly")
+def pass_offer(store):
+    return factories.offer_of(store.model, kind=OfferKind.ACCESS_PASS, tier="Monthly")
 
 
 def _changelist(client, user, admin_model, **query):
@@ -66,23 +66,23 @@ def _rows(response):
     return list(response.context["cl"].result_list)
 
 
-def test_staff_see_who_holds_what_until_when(client, shop, pass_offer):
+def test_staff_see_who_holds_what_until_when(client, store, pass_offer):
     now = int(time.time())
     valid = _license(pass_offer)
     expired = _license(pass_offer, expires_at=now - 60)
     revoked = _license(pass_offer, revoked=True)
 
-    response = _changelist(client, shop.viewer, License)
+    response = _changelist(client, store.viewer, License)
 
     body = response.content.decode()
     assert set(_rows(response)) == {valid, expired, revoked}
     assert valid.holder in body
     assert "Monthly" in body
-    assert shop.model.name in body
+    assert store.model.name in body
     assert "2027-01-31" in body
     statuses = {row.pk: response.context["cl"].model_admin.status(row) for row in _rows(response)}
     assert statuses == {valid.pk: "valid", expired.pk: "expired", revoked.pk: "revoked"}
-    filtered = _changelist(client, shop.viewer, License, status="expired")
+    filtered = _changelist(client, store.viewer, License, status="expired")
     assert _rows(filtered) == [expired]
 
 
@@ -106,16 +106,16 @@ def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
-def test_rows_of_models_not_configured_here_are_for_superusers(client, shop, make_staff):
+def test_rows_of_models_not_configured_here_are_for_superusers(client, store, make_staff):
     stranger = "0x" + secrets.token_hex(32)
     row = ChainModel.objects.create(
-        event=factories.event_row(shop.network, "ModelRegistered", contract="ModelRegistry"),
-        network=shop.network,
+        event=factories.event_row(store.network, "ModelRegistered", contract="ModelRegistry"),
+        network=store.network,
         model_id=stranger,
         publisher=factories.address(),
     )
     unknown_offer = License.objects.create(
-        network=shop.network,
+        network=store.network,
         token_address=factories.TOKEN_ADDRESS,
         token_id=123,
         holder=factories.address(),
@@ -124,11 +124,11 @@ def test_rows_of_models_not_configured_here_are_for_superusers(client, shop, mak
     )
     superuser = make_staff(superuser=True)
 
-    assert _rows(_changelist(client, shop.owner, ChainModel)) == []
-    assert _rows(_changelist(client, shop.owner, License)) == []
+    assert _rows(_changelist(client, store.owner, ChainModel)) == []
+    assert _rows(_changelist(client, store.owner, License)) == []
     assert _rows(_changelist(client, superuser, ChainModel)) == [row]
     assert _rows(_changelist(client, superuser, License)) == [unknown_offer]
-    client.force_login(shop.owner)
+    client.force_login(store.owner)
     assert client.get(admin_url(License, "change", unknown_offer.pk)).status_code == 404
 
 
@@ -143,46 +143,46 @@ def test_rows_of_models_not_configured_here_are_for_superusers(client, shop, mak
         ({"o": "4"}, True),  # by expiry
     ],
 )
-def test_search_and_ordering_across_the_joins(client, shop, pass_offer, query, found):
+def test_search_and_ordering_across_the_joins(client, store, pass_offer, query, found):
     row = _license(pass_offer)
     query = query if "o" not in query else {**query}
 
-    response = _changelist(client, shop.viewer, License, **query)
+    response = _changelist(client, store.viewer, License, **query)
 
     assert _rows(response) == ([row] if found else [])
 
 
-def test_search_by_holder_address(client, shop, pass_offer):
+def test_search_by_holder_address(client, store, pass_offer):
     row = _license(pass_offer)
     _license(pass_offer)
 
-    assert _rows(_changelist(client, shop.viewer, License, q=row.holder)) == [row]
+    assert _rows(_changelist(client, store.viewer, License, q=row.holder)) == [row]
 
 
 def _offer_on(network, model):
     currency = Currency.objects.create(network=network, symbol="ETH", decimals=18)
     return services.offer_create(
         model=model, network=network, kind=OfferKind.LICENSE, tier_name=f"On {network.name}",
-        price=1, currency=currency, terms=factories.terms_row(model.organization, "T"),
+        price=1, currency=currency, terms=factories.plain_terms_row(model.organization, "T"),
     )  # fmt: skip
 
 
-def test_network_filter_lists_only_networks_with_own_rows(client, shop, pass_offer, org_b):
+def test_network_filter_lists_only_networks_with_own_rows(client, store, pass_offer, org_b):
     _license(pass_offer)
     second = _license(
-        _offer_on(Network.objects.create(name="second", chain_id=990_008), shop.model)
+        _offer_on(Network.objects.create(name="second", chain_id=990_008), store.model)
     )
     beta = Network.objects.create(name="beta-leak-net", chain_id=990_009)
     _license(_offer_on(beta, factories.model_of(org_b, "Beta", "x")))
 
-    response = _changelist(client, shop.viewer, License)
+    response = _changelist(client, store.viewer, License)
 
     body = response.content.decode()
-    assert f"network={shop.network.pk}" in body
+    assert f"network={store.network.pk}" in body
     assert f"network={second.network_id}" in body
     assert f"network={beta.pk}" not in body
     assert "beta-leak-net" not in body
-    filtered = _changelist(client, shop.viewer, License, network=second.network_id)
+    filtered = _changelist(client, store.viewer, License, network=second.network_id)
     assert _rows(filtered) == [second]
 
 
@@ -193,29 +193,29 @@ def _count_queries(client, url) -> int:
 
 
 @pytest.mark.parametrize("model", [License, Holding, Sale, Payment, VaultEntry, ChainOffer])
-def test_a_page_costs_the_same_queries_for_2_or_20_rows(client, shop, model):
+def test_a_page_costs_the_same_queries_for_2_or_20_rows(client, store, model):
     """``list_select_related`` follows the ForeignObject joins; currencies are read once."""
     make = factories.__dict__[f"{_snake(model.__name__)}_row"]
-    client.force_login(shop.viewer)
+    client.force_login(store.viewer)
     url = admin_url(model, "changelist")
     for _ in range(2):
-        make(shop.org, "Alpha")
+        make(store.org, "Alpha")
     _count_queries(client, url)
     few = _count_queries(client, url)
     for _ in range(18):
-        make(shop.org, "Alpha")
+        make(store.org, "Alpha")
 
     assert _count_queries(client, url) == few
 
 
-def test_payment_shows_amounts_in_currency_units_and_what_it_paid_whom(client, shop):
-    listing = services.tokenomics_for(model=shop.model)
+def test_payment_shows_amounts_in_currency_units_and_what_it_paid_whom(client, store):
+    listing = services.tokenomics_for(model=store.model)
     studio = factories.checksum(factories.address())
-    services.payee_create(model=shop.model, address=studio, label="Studio", bps=1_000)
+    services.payee_create(model=store.model, address=studio, label="Studio", bps=1_000)
     first = factories.payment_of(listing, amount=10**18, payee=studio)
-    client.force_login(shop.viewer)
+    client.force_login(store.viewer)
 
-    listed = _changelist(client, shop.viewer, Payment).content.decode()
+    listed = _changelist(client, store.viewer, Payment).content.decode()
     page = client.get(admin_url(Payment, "change", first.pk)).content.decode()
 
     assert "1 ETH" in listed
@@ -228,25 +228,25 @@ def test_payment_shows_amounts_in_currency_units_and_what_it_paid_whom(client, s
     assert "0.1 ETH" in page
 
 
-def test_two_payments_in_one_transaction_keep_their_own_credits(shop):
+def test_two_payments_in_one_transaction_keep_their_own_credits(store):
     from licensing.admin.projections import credited_entries
 
-    listing = services.tokenomics_for(model=shop.model)
+    listing = services.tokenomics_for(model=store.model)
     first = factories.payment_of(listing, amount=10**18)
     tx = first.event.tx_hash
     account = factories.address()
     credited = factories.event_row(
-        shop.network, "Credited", contract=factories.VAULT, tx_hash=tx, log_index=3
+        store.network, "Credited", contract=factories.VAULT, tx_hash=tx, log_index=3
     )
     VaultEntry.objects.create(
-        event=credited, network=shop.network, account=account, currency=factories.ZERO,
+        event=credited, network=store.network, account=account, currency=factories.ZERO,
         model_id=listing.chain_model_id, kind=LedgerKind.CREDITED, amount=7,
     )  # fmt: skip
     second = Payment.objects.create(
         event=factories.event_row(
-            shop.network, "PaymentSplit", contract=factories.VAULT, tx_hash=tx, log_index=4
+            store.network, "PaymentSplit", contract=factories.VAULT, tx_hash=tx, log_index=4
         ),
-        network=shop.network, model_id=listing.chain_model_id, currency=factories.ZERO,
+        network=store.network, model_id=listing.chain_model_id, currency=factories.ZERO,
         amount=7, fee=0, to_payees=7, to_holders=0, to_residual=0,
     )  # fmt: skip
 
@@ -254,48 +254,48 @@ def test_two_payments_in_one_transaction_keep_their_own_credits(shop):
     assert [e.account for e in credited_entries(second)] == [account]
 
 
-def test_an_unknown_currency_shows_its_smallest_units(client, shop):
-    listing = services.tokenomics_for(model=shop.model)
+def test_an_unknown_currency_shows_its_smallest_units(client, store):
+    listing = services.tokenomics_for(model=store.model)
     row = VaultEntry.objects.create(
-        event=factories.event_row(shop.network, "Credited", contract=factories.VAULT),
-        network=shop.network, account=factories.address(), currency="0x" + "ab" * 20,
+        event=factories.event_row(store.network, "Credited", contract=factories.VAULT),
+        network=store.network, account=factories.address(), currency="0x" + "ab" * 20,
         model_id=listing.chain_model_id, kind=LedgerKind.CREDITED, amount=1234,
     )  # fmt: skip
 
-    body = _changelist(client, shop.viewer, VaultEntry).content.decode()
+    body = _changelist(client, store.viewer, VaultEntry).content.decode()
 
-    assert _rows(_changelist(client, shop.viewer, VaultEntry)) == [row]
+    assert _rows(_changelist(client, store.viewer, VaultEntry)) == [row]
     assert "1234 (smallest units of 0xabababab…)" in body
 
 
-def test_usdc_amounts_read_in_usdc(client, shop):
-    offer = factories.offer_of(shop.model, tier="USDC tier")
+def test_usdc_amounts_read_in_usdc(client, store):
+    offer = factories.offer_of(store.model, tier="USDC tier")
     row = Sale.objects.create(
-        event=factories.event_row(shop.network, "Purchased"),
-        network=shop.network, token_address=factories.TOKEN_ADDRESS, token_id=offer.token_id,
-        model_id=services.tokenomics_for(model=shop.model).chain_model_id,
-        buyer=factories.address(), amount=1, paid=12_500_000, currency=shop.usdc.address,
+        event=factories.event_row(store.network, "Purchased"),
+        network=store.network, token_address=factories.TOKEN_ADDRESS, token_id=offer.token_id,
+        model_id=services.tokenomics_for(model=store.model).chain_model_id,
+        buyer=factories.address(), amount=1, paid=12_500_000, currency=store.usdc.address,
     )  # fmt: skip
 
-    body = _changelist(client, shop.viewer, Sale).content.decode()
+    body = _changelist(client, store.viewer, Sale).content.decode()
 
     assert row.buyer in body
     assert "12.5 USDC" in body
 
 
-def test_model_filter_offers_own_models_and_filters_across_the_join(client, shop, org_b):
-    first = _license(factories.offer_of(shop.model, kind=OfferKind.ACCESS_PASS))
-    second_model = factories.model_of(shop.org, "Shop", "second")
+def test_model_filter_offers_own_models_and_filters_across_the_join(client, store, org_b):
+    first = _license(factories.offer_of(store.model, kind=OfferKind.ACCESS_PASS))
+    second_model = factories.model_of(store.org, "Shop", "second")
     _license(factories.offer_of(second_model, kind=OfferKind.ACCESS_PASS))
     theirs = factories.model_of(org_b, "Beta-leak", "their")
     _license(factories.offer_of(theirs, kind=OfferKind.ACCESS_PASS))
 
-    response = _changelist(client, shop.viewer, License)
-    filtered = _changelist(client, shop.viewer, License, model=shop.model.pk)
-    not_ours = _changelist(client, shop.viewer, License, model=theirs.pk)
+    response = _changelist(client, store.viewer, License)
+    filtered = _changelist(client, store.viewer, License, model=store.model.pk)
+    not_ours = _changelist(client, store.viewer, License, model=theirs.pk)
 
     choices = dict(response.context["cl"].filter_specs[1].lookup_choices)
-    assert choices == {shop.model.pk: shop.model.name, second_model.pk: second_model.name}
+    assert choices == {store.model.pk: store.model.name, second_model.pk: second_model.name}
     assert _rows(filtered) == [first]
     assert _rows(not_ours) == []
 
@@ -340,8 +340,8 @@ def _unconfigured_rows(network):
     ]  # fmt: skip
 
 
-def test_superusers_open_rows_of_models_configured_elsewhere(client, shop, make_staff):
-    rows = _unconfigured_rows(shop.network)
+def test_superusers_open_rows_of_models_configured_elsewhere(client, store, make_staff):
+    rows = _unconfigured_rows(store.network)
     superuser = make_staff(superuser=True)
 
     for row in rows:
@@ -349,5 +349,5 @@ def test_superusers_open_rows_of_models_configured_elsewhere(client, shop, make_
         client.force_login(superuser)
         assert client.get(admin_url(model, "changelist")).status_code == 200
         assert client.get(admin_url(model, "change", row.pk)).status_code == 200, model
-        client.force_login(shop.owner)
+        client.force_login(store.owner)
         assert client.get(admin_url(model, "change", row.pk)).status_code == 404, model

@@ -16,9 +16,11 @@ from chain.sync import sync_network
 from chain.testing import contracts
 from chain.testing.faults import WorkerDied, crash_after_events
 from chain.testing.market import CREDITS, DAY, LICENSE_NATIVE, MODEL, PERPETUAL, SHARES
+from licensing.choices import LicenseChangeKind
 from licensing.models import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     CreditEntry,
     Holding,
     HoldingChange,
@@ -37,7 +39,8 @@ def _buy(env, buyer, offer=LICENSE_NATIVE, amount=1, price=PRICE):
 
 
 def activity(env) -> None:
-    """A little of everything: purchases, renewal, shares, a transfer, credits, a revocation."""
+    """A little of everything: purchases, renewal, shares, a transfer, an extension, credits, a
+    revocation."""
     a = env.acct
     env.send(env.token.functions.mintShares(SHARES, [a.alice, a.bob], [60, 40]), a.publisher)
     _buy(env, a.alice)
@@ -47,6 +50,8 @@ def activity(env) -> None:
     env.send(
         env.token.functions.safeTransferFrom(a.alice, a.carol, LICENSE_NATIVE, 1, b""), a.alice
     )
+    until = env.now() + 400 * DAY
+    env.send(env.token.functions.extend(a.alice, LICENSE_NATIVE, until), a.publisher)
     _buy(env, a.bob, offer=CREDITS, amount=500, price=10**12)
     env.send(env.token.functions.burnCredits(a.bob, CREDITS, 120, b"\x01" * 32), a.meter)
     env.send(env.token.functions.revoke(a.bob, LICENSE_NATIVE, b"\x02" * 32), a.publisher)
@@ -82,6 +87,7 @@ def snapshot_projections() -> dict:
         "credits": rows(CreditEntry, "token_id", "holder", "delta", "receipt_root"),
         "payments": rows(Payment, "model_id", "amount", "fee", "to_payees", "to_holders"),
         "vault": rows(VaultEntry, "account", "currency", "kind", "amount"),
+        "payees": rows(ChainPayees, "model_id", "accounts", "bps", "block_number", "log_index"),
         "events": rows(IndexedEvent, "tx_hash", "log_index", "name", "block_hash"),
     }
 
@@ -113,6 +119,11 @@ def test_projections_follow_the_chain(network, market):
     assert bob.revoked
     assert not bob.is_valid()
     assert License.objects.get(token_id=PERPETUAL, holder=a.dave).expires_at == 0
+    alice = License.objects.get(token_id=LICENSE_NATIVE, holder=a.alice)
+    assert alice.expires_at == market.token.functions.expiresAt(LICENSE_NATIVE, a.alice).call()
+    latest = LicenseChange.objects.filter(holder=a.alice).order_by("-event__block_number").first()
+    assert latest.kind == LicenseChangeKind.EXTEND
+    assert latest.expires_at == alice.expires_at
     for holding in Holding.objects.all():
         balance = market.token.functions.balanceOf(holding.holder, int(holding.token_id)).call()
         assert int(holding.balance) == balance, holding
@@ -183,6 +194,29 @@ def test_a_reorg_rolls_back_to_the_fork_and_matches_a_fresh_index(network, marke
     assert snapshot_projections() == fresh_index(network)
 
 
+def test_a_reorg_undoes_an_extension_on_the_dropped_branch(network, market):
+    a = market.acct
+    _buy(market, a.alice)
+    sync_network(network=network)
+    before = License.objects.get(holder=a.alice).expires_at
+    fork_snapshot = market.snapshot()
+    until = before + 90 * DAY
+    market.send(market.token.functions.extend(a.alice, LICENSE_NATIVE, until), a.publisher)
+    sync_network(network=network)
+    assert License.objects.get(holder=a.alice).expires_at == until
+    assert LicenseChange.objects.filter(kind=LicenseChangeKind.EXTEND).count() == 1
+
+    market.revert(fork_snapshot)
+    for _ in range(3):
+        _buy(market, a.dave)
+    stats = sync_network(network=network)
+
+    assert stats.reorgs
+    assert License.objects.get(holder=a.alice).expires_at == before
+    assert not LicenseChange.objects.filter(kind=LicenseChangeKind.EXTEND).exists()
+    assert snapshot_projections() == fresh_index(network)
+
+
 def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(network, market):
     a = market.acct
     sync_network(network=network)
@@ -193,9 +227,11 @@ def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(netw
     market.send(market.token.functions.configureOffer(LICENSE_NATIVE, repriced), a.publisher)
     market.send(market.token.functions.configureOffer(77, repriced), a.publisher)
     market.send(market.registry.functions.updateModel(MODEL, a.publisher, "ipfs://v2"), a.publisher)
+    market.send(market.vault.functions.configurePayees(MODEL, [a.dave], [300]), a.splits)
     sync_network(network=network)
     assert ChainOffer.objects.get(token_id=LICENSE_NATIVE).price == 7 * PRICE
     assert ChainModel.objects.get().metadata_uri == "ipfs://v2"
+    assert _payees() == [(a.dave, 300)]
 
     market.revert(fork_snapshot)
     for _ in range(4):
@@ -206,7 +242,14 @@ def test_a_reorg_restores_offers_and_models_as_the_canonical_chain_has_them(netw
     assert ChainOffer.objects.get(token_id=LICENSE_NATIVE).price == price  # the earlier config
     assert not ChainOffer.objects.filter(token_id=77).exists()  # configured on the lost branch
     assert ChainModel.objects.get().metadata_uri == "ipfs://model"
+    assert _payees() == [(a.carol, 1000)]  # the list configured before the fork
     assert snapshot_projections() == fresh_index(network)
+
+
+def _payees() -> list[tuple[str, int]]:
+    """The vault's payee list of ``MODEL`` as projected: the latest PayeesConfigured."""
+    latest = ChainPayees.objects.order_by("-block_number", "-log_index").first()
+    return latest.pairs() if latest else []
 
 
 def _mine(env, blocks: int) -> None:

@@ -77,85 +77,85 @@ FORM_RULES = [
 
 
 @pytest.mark.parametrize(("changes", "field", "code", "says"), FORM_RULES)
-def test_offer_rule_shows_on_its_field(client, shop, changes, field, code, says):
-    response = _post(client, shop.manager, offer_data(shop, **changes))
+def test_offer_rule_shows_on_its_field(client, store, changes, field, code, says):
+    response = _post(client, store.manager, offer_data(store, **changes))
 
     assert code in error_codes(response, field), form_errors(response)
     assert says in error_text(response, field)
     _nothing_written()
 
 
-def test_a_valid_offer_is_saved_with_its_history(client, shop):
-    response = _post(client, shop.manager, offer_data(shop))
+def test_a_valid_offer_is_saved_with_its_history(client, store):
+    response = _post(client, store.manager, offer_data(store))
 
     assert response.status_code == 302
     offer = Offer.objects.get()
     assert offer.price == ETH // 20
-    assert offer.history.get().history_user == shop.manager
+    assert offer.history.get().history_user == store.manager
 
 
 # --- rules across rows ---
 
 
-def test_currency_of_another_network(client, shop):
+def test_currency_of_another_network(client, store):
     other = Network.objects.create(name="other", chain_id=990_002)
     elsewhere = Currency.objects.create(network=other, symbol="oETH", decimals=18)
 
-    response = _post(client, shop.manager, offer_data(shop, currency=elsewhere.pk))
+    response = _post(client, store.manager, offer_data(store, currency=elsewhere.pk))
 
     assert error_codes(response, "currency") == ["currency_not_on_network"]
     assert "not a currency of matrix" in error_text(response, "currency")
     _nothing_written()
 
 
-def test_inactive_currency_for_a_new_price(client, shop):
-    Currency.objects.filter(pk=shop.usdc.pk).update(active=False)
+def test_inactive_currency_for_a_new_price(client, store):
+    Currency.objects.filter(pk=store.usdc.pk).update(active=False)
 
-    response = _post(client, shop.manager, offer_data(shop, currency=shop.usdc.pk))
+    response = _post(client, store.manager, offer_data(store, currency=store.usdc.pk))
 
     assert error_codes(response, "currency") == ["currency_inactive"]
     _nothing_written()
 
 
-def test_an_offer_keeps_its_currency_once_it_is_inactive(client, shop):
-    offer = services.offer_create(**_license(shop, currency=shop.usdc, price=5_000_000))
-    Currency.objects.filter(pk=shop.usdc.pk).update(active=False)
-    data = offer_data(shop, currency=shop.usdc.pk, price_amount="5", active=None)
+def test_an_offer_keeps_its_currency_once_it_is_inactive(client, store):
+    offer = services.offer_create(**_license(store, currency=store.usdc, price=5_000_000))
+    Currency.objects.filter(pk=store.usdc.pk).update(active=False)
+    data = offer_data(store, currency=store.usdc.pk, price_amount="5", active=None)
 
-    response = _post(client, shop.manager, data, admin_url(Offer, "change", offer.pk))
+    response = _post(client, store.manager, data, admin_url(Offer, "change", offer.pk))
 
     assert response.status_code == 302, form_errors(response)
     offer.refresh_from_db()
     assert offer.active is False
 
 
-def test_terms_of_another_organization(client, shop, org_b, make_staff):
+def test_terms_of_another_organization(client, store, org_b, make_staff):
     """Staff are offered only their own terms; a superuser's form offers every organization's,
     and the service refuses another organization's."""
-    theirs = factories.terms_row(org_b, "Beta")
-    staff = _post(client, shop.manager, offer_data(shop, terms=theirs.pk))
+    theirs = factories.plain_terms_row(org_b, "Beta")
+    staff = _post(client, store.manager, offer_data(store, terms=theirs.pk))
     assert error_codes(staff, "terms") == ["invalid_choice"]
 
-    response = _post(client, make_staff(superuser=True), offer_data(shop, terms=theirs.pk))
+    response = _post(client, make_staff(superuser=True), offer_data(store, terms=theirs.pk))
 
     assert error_codes(response, "terms") == ["terms_of_other_organization"]
     _nothing_written()
 
 
-def test_second_shares_offer_for_a_model_and_network(client, shop):
-    services.offer_create(model=shop.model, network=shop.network, kind=SHARES, tier_name="A")
+def test_second_shares_offer_for_a_model_and_network(client, store):
+    services.offer_create(model=store.model, network=store.network, kind=SHARES, tier_name="A")
 
-    response = _post(client, shop.manager, offer_data(shop, **SHARES_CLASS, tier_name="B"))
+    response = _post(client, store.manager, offer_data(store, **SHARES_CLASS, tier_name="B"))
 
     assert error_codes(response, "kind") == ["one_share_class"]
     assert "one share class per network" in error_text(response, "kind")
     assert Offer.objects.count() == 1
 
 
-def test_shares_max_supply_under_the_cap_table(client, shop):
-    services.share_allocation_create(model=shop.model, holder=factories.address(), amount=500)
+def test_shares_max_supply_under_the_cap_table(client, store):
+    services.share_allocation_create(model=store.model, holder=factories.address(), amount=500)
 
-    response = _post(client, shop.manager, offer_data(shop, **SHARES_CLASS, max_supply="499"))
+    response = _post(client, store.manager, offer_data(store, **SHARES_CLASS, max_supply="499"))
 
     assert error_codes(response, "max_supply") == ["max_supply_below_cap_table"]
     _nothing_written()
@@ -164,30 +164,30 @@ def test_shares_max_supply_under_the_cap_table(client, shop):
 # --- what publishing fixes ---
 
 
-def _license(shop, **fields) -> dict:
+def _license(store, **fields) -> dict:
     base = {
-        "model": shop.model,
-        "network": shop.network,
+        "model": store.model,
+        "network": store.network,
         "kind": OfferKind.LICENSE,
         "tier_name": "Standard",
         "price": ETH // 20,
-        "currency": shop.eth,
-        "terms": shop.terms,
+        "currency": store.eth,
+        "terms": store.terms,
     }
     return base | fields
 
 
 @pytest.fixture
-def published(shop):
+def published(store):
     """A license tier whose configuration is queued in the outbox (published)."""
-    offer = services.offer_create(**_license(shop))
-    factories.publish_step_of(shop.model, PublishStepKind.OFFER, offer=offer)
+    offer = services.offer_create(**_license(store))
+    factories.publish_step_of(store.model, PublishStepKind.OFFER, offer=offer)
     return offer
 
 
-def _change(client, shop, offer, **changes):
+def _change(client, store, offer, **changes):
     url = admin_url(Offer, "change", offer.pk)
-    return _post(client, shop.manager, offer_data(shop, **changes), url)
+    return _post(client, store.manager, offer_data(store, **changes), url)
 
 
 @pytest.mark.parametrize(
@@ -197,10 +197,10 @@ def _change(client, shop, offer, **changes):
         pytest.param({"duration_days": "30"}, "duration_days", id="timed-ness"),
     ],
 )
-def test_published_offer_fields_are_fixed(client, shop, published, changes, field):
+def test_published_offer_fields_are_fixed(client, store, published, changes, field):
     history = published.history.count()
 
-    response = _change(client, shop, published, **changes)
+    response = _change(client, store, published, **changes)
 
     assert "offer_field_fixed" in error_codes(response, field), form_errors(response)
     assert "fixed on chain" in error_text(response, field) or "timed" in error_text(response, field)
@@ -208,59 +208,59 @@ def test_published_offer_fields_are_fixed(client, shop, published, changes, fiel
     assert published.history.count() == history
 
 
-def test_published_offer_stays_on_its_model_and_network(client, shop, published):
-    other_model = factories.model_of(shop.org, "Shop", "other")
+def test_published_offer_stays_on_its_model_and_network(client, store, published):
+    other_model = factories.model_of(store.org, "Shop", "other")
     network = Network.objects.create(name="second", chain_id=990_003)
     currency = Currency.objects.create(network=network, symbol="ETH", decimals=18)
 
     response = _change(
-        client, shop, published, model=other_model.pk, network=network.pk, currency=currency.pk
+        client, store, published, model=other_model.pk, network=network.pk, currency=currency.pk
     )
 
     assert error_codes(response, "model") == ["offer_field_fixed"]
     assert error_codes(response, "network") == ["offer_field_fixed"]
 
 
-def test_published_offer_may_change_its_price(client, shop, published):
-    response = _change(client, shop, published, price_amount="0.06")
+def test_published_offer_may_change_its_price(client, store, published):
+    response = _change(client, store, published, price_amount="0.06")
 
     assert response.status_code == 302, form_errors(response)
     assert Offer.objects.get(pk=published.pk).price == 6 * ETH // 100
 
 
-def test_a_failed_publication_fixes_nothing(client, shop):
-    offer = services.offer_create(**_license(shop))
-    factories.publish_step_of(shop.model, PublishStepKind.OFFER, offer=offer, status="failed")
+def test_a_failed_publication_fixes_nothing(client, store):
+    offer = services.offer_create(**_license(store))
+    factories.publish_step_of(store.model, PublishStepKind.OFFER, offer=offer, status="failed")
 
-    response = _change(client, shop, offer, kind=PASS, duration_days="30")
+    response = _change(client, store, offer, kind=PASS, duration_days="30")
 
     assert response.status_code == 302, form_errors(response)
 
 
-def test_max_supply_cannot_go_under_the_supply(client, shop, published):
+def test_max_supply_cannot_go_under_the_supply(client, store, published):
     for holder in (factories.address(), factories.address()):
         Holding.objects.create(
-            network=shop.network,
+            network=store.network,
             token_address=factories.TOKEN_ADDRESS,
             token_id=published.token_id,
             holder=holder,
             balance=3,
         )
 
-    response = _change(client, shop, published, max_supply="5")
+    response = _change(client, store, published, max_supply="5")
 
     assert error_codes(response, "max_supply") == ["max_supply_below_supply"]
     assert "6 units exist already" in error_text(response, "max_supply")
-    assert _change(client, shop, published, max_supply="6").status_code == 302
+    assert _change(client, store, published, max_supply="6").status_code == 302
 
 
-def test_credits_supply_counts_credits_not_packs(client, shop):
+def test_credits_supply_counts_credits_not_packs(client, store):
     """A credits pack's holdings are credits (one token each); its maximum supply is in packs."""
-    pack = _license(shop, kind=CREDITS, tier_name="Pack", credits_per_unit=100, usage_unit="call")
+    pack = _license(store, kind=CREDITS, tier_name="Pack", credits_per_unit=100, usage_unit="call")
     offer = services.offer_create(**pack)
     factories.chain_offer_of(offer)
     Holding.objects.create(
-        network=shop.network,
+        network=store.network,
         token_address=factories.TOKEN_ADDRESS,
         token_id=offer.token_id,
         holder=factories.address(),
@@ -268,18 +268,18 @@ def test_credits_supply_counts_credits_not_packs(client, shop):
     )
     data = {**CREDITS_PACK, "tier_name": "Pack"}
 
-    refused = _change(client, shop, offer, **data, max_supply="2")
-    kept = _change(client, shop, offer, **data, max_supply="3")
+    refused = _change(client, store, offer, **data, max_supply="2")
+    kept = _change(client, store, offer, **data, max_supply="3")
 
     assert error_codes(refused, "max_supply") == ["max_supply_below_supply"]
     assert "250 credits (3 packs)" in error_text(refused, "max_supply")
     assert kept.status_code == 302, form_errors(kept)
 
 
-def test_deleting_a_published_offer_is_refused(client, shop):
-    offer = services.offer_create(**_license(shop))
+def test_deleting_a_published_offer_is_refused(client, store):
+    offer = services.offer_create(**_license(store))
     factories.chain_offer_of(offer)  # the chain has it
-    client.force_login(shop.manager)
+    client.force_login(store.manager)
 
     response = client.post(admin_url(Offer, "delete", offer.pk), {"post": "yes"}, follow=True)
 
@@ -288,8 +288,8 @@ def test_deleting_a_published_offer_is_refused(client, shop):
     assert not offer.history.filter(history_type="-").exists()
 
 
-def test_deleting_an_offer_being_published_is_refused(client, shop, published):
-    client.force_login(shop.manager)
+def test_deleting_an_offer_being_published_is_refused(client, store, published):
+    client.force_login(store.manager)
 
     response = client.post(admin_url(Offer, "delete", published.pk), {"post": "yes"})
 
@@ -297,15 +297,15 @@ def test_deleting_an_offer_being_published_is_refused(client, shop, published):
     assert "protected related objects" in response.content.decode()  # its publishing step
 
 
-def test_an_unpublished_offer_can_be_deleted(client, shop):
-    offer = services.offer_create(**_license(shop))
-    client.force_login(shop.manager)
+def test_an_unpublished_offer_can_be_deleted(client, store):
+    offer = services.offer_create(**_license(store))
+    client.force_login(store.manager)
 
     response = client.post(admin_url(Offer, "delete", offer.pk), {"post": "yes"})
 
     assert response.status_code == 302
     assert not Offer.objects.exists()
-    assert offer.history.filter(history_type="-").get().history_user == shop.manager
+    assert offer.history.filter(history_type="-").get().history_user == store.manager
 
 
 # --- prices and durations in people's units ---
@@ -342,11 +342,11 @@ def test_a_fraction_of_the_smallest_unit_is_refused():
         ("1E-18", "eth", 1),
     ],
 )
-def test_price_is_converted_exactly(client, shop, entered, currency, atomic):
-    currency = getattr(shop, currency)
+def test_price_is_converted_exactly(client, store, entered, currency, atomic):
+    currency = getattr(store, currency)
 
     response = _post(
-        client, shop.manager, offer_data(shop, currency=currency.pk, price_amount=entered)
+        client, store.manager, offer_data(store, currency=currency.pk, price_amount=entered)
     )
 
     assert response.status_code == 302, form_errors(response)
@@ -367,10 +367,10 @@ def test_price_is_converted_exactly(client, shop, entered, currency, atomic):
         ("90", "seconds", 90, ("90", "seconds")),
     ],
 )
-def test_duration_is_converted_exactly(client, shop, entered, unit, seconds, shown):
-    data = offer_data(shop, kind=PASS, duration_days=entered, duration_unit=unit)
+def test_duration_is_converted_exactly(client, store, entered, unit, seconds, shown):
+    data = offer_data(store, kind=PASS, duration_days=entered, duration_unit=unit)
 
-    response = _post(client, shop.manager, data)
+    response = _post(client, store.manager, data)
 
     assert response.status_code == 302, form_errors(response)
     offer = Offer.objects.get()
@@ -379,15 +379,15 @@ def test_duration_is_converted_exactly(client, shop, entered, unit, seconds, sho
     assert (str(form["duration_days"].value()), form["duration_unit"].value()) == shown
 
 
-def test_duration_days_alone_still_means_days(client, shop):
-    data = offer_data(shop, kind=PASS, duration_days="7", duration_unit=None)
+def test_duration_days_alone_still_means_days(client, store):
+    data = offer_data(store, kind=PASS, duration_days="7", duration_unit=None)
 
-    assert _post(client, shop.manager, data).status_code == 302
+    assert _post(client, store.manager, data).status_code == 302
     assert Offer.objects.get().duration == 7 * 86_400
 
 
-def test_duration_must_be_whole_seconds(client, shop):
-    response = _post(client, shop.manager, offer_data(shop, kind=PASS, duration_days="0.00001"))
+def test_duration_must_be_whole_seconds(client, store):
+    response = _post(client, store.manager, offer_data(store, kind=PASS, duration_days="0.00001"))
 
     assert "whole number of seconds" in error_text(response, "duration_days")
     _nothing_written()
@@ -396,8 +396,8 @@ def test_duration_must_be_whole_seconds(client, shop):
 # --- the same rules as constraints: a save that skips every check ---
 
 
-def _raw_offer(shop, **fields) -> Offer:
-    return Offer(**_license(shop, **{"token_id": 7, **fields}))
+def _raw_offer(store, **fields) -> Offer:
+    return Offer(**_license(store, **{"token_id": 7, **fields}))
 
 
 CONSTRAINTS = [
@@ -418,44 +418,44 @@ CONSTRAINTS = [
 
 
 @pytest.mark.parametrize("fields", CONSTRAINTS)
-def test_offer_constraint_holds_without_the_service(shop, fields):
-    offer = _raw_offer(shop, **fields)
+def test_offer_constraint_holds_without_the_service(store, fields):
+    offer = _raw_offer(store, **fields)
 
     with pytest.raises(IntegrityError), transaction.atomic():
         offer.save()
 
 
-def test_one_share_class_is_a_constraint(shop):
+def test_one_share_class_is_a_constraint(store):
     shares = {"kind": OfferKind.SHARES, "price": 0, "currency": None, "terms": None}
-    _raw_offer(shop, **shares, tier_name="A").save()
+    _raw_offer(store, **shares, tier_name="A").save()
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        _raw_offer(shop, **shares, tier_name="B", token_id=8).save()
+        _raw_offer(store, **shares, tier_name="B", token_id=8).save()
 
 
-def test_the_constraints_accept_a_valid_row(shop):
+def test_the_constraints_accept_a_valid_row(store):
     pack = {"kind": OfferKind.CREDITS, "credits_per_unit": 4, "usage_unit": "call", "price": 12}
-    _raw_offer(shop, **pack).save()
+    _raw_offer(store, **pack).save()
 
     assert Offer.objects.get().price == 12
 
 
-def test_a_revert_by_a_viewer_is_refused(client, shop, published):
+def test_a_revert_by_a_viewer_is_refused(client, store, published):
     """simple-history's revert page saves a POST after checking only the view permission."""
     record = published.history.earliest()
-    client.force_login(shop.viewer)
+    client.force_login(store.viewer)
     url = admin_url(Offer, "simple_history", published.pk, record.pk)
-    data = offer_data(shop, tier_name="Hijacked")
+    data = offer_data(store, tier_name="Hijacked")
 
     assert client.get(url).status_code == 200
     assert client.post(url, data).status_code == 403
     assert Offer.objects.get(pk=published.pk).tier_name == "Standard"
 
 
-def test_token_ids_read_back_as_the_chain_has_them(shop):
+def test_token_ids_read_back_as_the_chain_has_them(store):
     """Django reads SQLite's decimals through a float (15 significant digits): ids stay under."""
     offers = [
-        services.offer_create(**_license(shop, tier_name=f"Tier {index}")) for index in range(20)
+        services.offer_create(**_license(store, tier_name=f"Tier {index}")) for index in range(20)
     ]
 
     stored = dict(Offer.objects.values_list("pk", "token_id"))

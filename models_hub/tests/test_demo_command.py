@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from chain.testing.devnode import free_port
 from models_hub.choices import VersionStatus
 from models_hub.demo_models import DEMO_MODELS
 from models_hub.models import AIModel, ModelVersion
@@ -49,8 +50,17 @@ def _assert_two_tenants_with_public_models(client):
     assert change["summary"].startswith("Compared with 1.1.0: features 4 → 2;")
 
 
-def test_the_demo_fills_both_tenants_is_idempotent_and_keeps_everyone_signed_in(client, db):
-    # given: the demo once, an owner signed in, and a viewer who chose a password of their own
+@pytest.fixture
+def no_node(settings):
+    """The demo's network points at a port where nothing listens."""
+    settings.CHAIN_RPC_URLS = {settings.CHAIN_NETWORK: f"http://127.0.0.1:{free_port()}"}
+
+
+def test_the_demo_fills_both_tenants_is_idempotent_and_keeps_everyone_signed_in(
+    client, db, no_node
+):
+    # given: the demo once (no chain node), an owner signed in, and a viewer with a password
+    # of their own
     first = _demo()
     users = get_user_model().objects
     owner = users.get(username="owner@acme.example.com")
@@ -67,6 +77,7 @@ def test_the_demo_fills_both_tenants_is_idempotent_and_keeps_everyone_signed_in(
 
     # then: nothing is reset, nothing is added, and the owner is still signed in
     assert "Registered, validated and published 10 model version(s)." in first
+    assert "Chain data skipped: no node answers at http://127.0.0.1:" in first
     assert "Registered" not in second
     assert users.get(pk=owner.pk).password == owner.password
     assert users.get(pk=viewer.pk).check_password("my-own-password-2026")
@@ -74,6 +85,11 @@ def test_the_demo_fills_both_tenants_is_idempotent_and_keeps_everyone_signed_in(
     assert sorted(ModelVersion.objects.values_list("pk", "sha256", "status", "published_at")) == (
         rows
     )
+
+
+def test_the_chain_part_alone_needs_the_node(db, no_node):
+    with pytest.raises(CommandError, match="no demo models yet"):
+        call_command("demo", "--force", "--chain-only", stdout=StringIO())
 
 
 def test_the_demo_refuses_to_run_without_debug(db, settings):

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("chain", "0004_reorg_changed_block"),
-        ("licensing", "0003_tokenomics"),
+        ("licensing", "0006_publishing"),
         ("models_hub", "0002_version_schema_and_publication"),
     ]
 

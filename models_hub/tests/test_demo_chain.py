@@ -1,0 +1,64 @@
+"""`manage.py demo` on a local anvil (chain id 31337, the Makefile's development key): the demo
+models' offers are published and confirmed by the sync, a few purchases land in the
+projections, and running it again (the chain part alone, as `make run`'s web process does)
+sends and buys nothing."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from chain.choices import OfferKind
+from chain.models import IndexedEvent, OutboundTransaction
+from chain.testing.devnode import ANVIL, AnvilNode
+from chain.testing.required import require_service
+from licensing.choices import PublishStepStatus
+from licensing.demo import ANVIL_CHAIN_ID, DEV_KEYS, PURCHASES
+from licensing.models import ChainOffer, CreditEntry, License, Payment, PublishStep
+from licensing.services.publishing import step_views
+
+
+@pytest.fixture
+def local_anvil(settings):
+    require_service(ANVIL.exists(), "anvil is not installed (npm ci)")
+    with AnvilNode(chain_id=ANVIL_CHAIN_ID) as node:
+        settings.CHAIN_RPC_URLS = {settings.CHAIN_NETWORK: node.url}
+        settings.CHAIN_OPERATOR_KEY = DEV_KEYS[0]
+        settings.CHAIN_TX_RECEIPT_WAIT = 5
+        yield node
+
+
+def _demo(*args) -> str:
+    out = StringIO()
+    call_command("demo", "--force", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_demo_publishes_the_offers_and_buys_once(db, local_anvil):
+    # when: the demo runs on a fresh local anvil
+    first = _demo()
+
+    # then: four listed models with four offers each are on chain, every step confirmed
+    assert "Chain: queued and confirmed" in first
+    steps = PublishStep.objects.all()
+    assert {view.status for view in step_views(steps)} == {PublishStepStatus.CONFIRMED}
+    assert steps.values("model").distinct().count() == 4  # the unlisted model is not sold
+    assert ChainOffer.objects.filter(active=True).count() == 16
+    assert ChainOffer.objects.filter(kind=OfferKind.SHARES).count() == 4
+    # ... and the purchases are projected: a payment each, licenses and credits
+    purchases = IndexedEvent.objects.filter(name="Purchased").count()
+    assert purchases == len(PURCHASES)
+    assert Payment.objects.count() == len(PURCHASES)
+    assert License.objects.count() == sum(1 for p in PURCHASES if not p[3].endswith("rows"))
+    assert CreditEntry.objects.filter(delta__gt=0).count() == 2
+
+    # when: the chain part runs again (as `make run` does at every start)
+    sent = OutboundTransaction.objects.count()
+    again = _demo("--chain-only")
+
+    # then: nothing is sent, nothing is bought
+    assert "already" in again
+    assert OutboundTransaction.objects.count() == sent
+    assert IndexedEvent.objects.filter(name="Purchased").count() == purchases
