@@ -391,6 +391,19 @@ class OfferAdmin(TenantHistoryAdmin):
             return format_duration(int(value))
         return super().history_value(record, name, value)
 
+    # the form's own fields, as text where a page shows the offer read-only (a history record)
+    @admin.display(description="Price")
+    def price_amount(self, obj):
+        return self.price_display(obj)
+
+    @admin.display(description="Duration")
+    def duration_days(self, obj):
+        return format_duration(obj.duration)
+
+    @admin.display(description="Unit")
+    def duration_unit(self, obj):
+        return ""
+
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):
         if obj.kind == OfferKind.CREDITS and obj.credits_per_unit:

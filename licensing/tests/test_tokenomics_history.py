@@ -132,3 +132,23 @@ def test_the_history_page_costs_the_same_for_few_and_many_records(client, org_a,
         _edit(client, owner, payee, "label", f"more {index}")
 
     assert _queries(client, url) == few
+
+
+def test_a_record_page_is_read_only_and_shows_the_offer_in_words(client, org_a, make_staff):
+    offer = factories.offer_row(org_a, "Alpha")
+    owner = make_staff(org_a, Role.OWNER)
+    _edit(client, owner, offer, "tier_name", "Renamed")
+    first = offer.history.earliest()
+    url = admin_url(Offer, "simple_history", offer.pk, first.pk)
+
+    page = client.get(url)
+    posted = client.post(url, {"tier_name": "Reverted"})
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "0.05 ETH" in body
+    assert "30 days" not in body  # a license tier: perpetual
+    assert "perpetual" in body
+    assert 'name="_save"' not in body
+    assert posted.status_code == 403
+    assert Offer.objects.get(pk=offer.pk).tier_name == "Renamed"
