@@ -25,6 +25,7 @@ from licensing.choices import LedgerKind
 from licensing.models import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     Contributor,
     CreditEntry,
     Currency,
@@ -489,6 +490,32 @@ class VaultEntryAdmin(ChainStateAdmin):
     @admin.display(description="Amount", ordering="amount")
     def amount_text(self, obj):
         return money(obj, obj.amount)
+
+
+@admin.register(ChainPayees)
+class ChainPayeesAdmin(ChainStateAdmin):
+    tenant_field = LISTING_ORG
+    list_display = ["listed_model", "network", "payee_count", "block_number"]
+    list_filter = LISTING_FILTERS
+    list_select_related = ["listing__model", "network"]
+    search_fields = ["model_id", "listing__model__name"]
+    readonly_fields = ["split"]
+
+    @admin.display(description="Accounts")
+    def payee_count(self, obj):
+        return len(obj.accounts)
+
+    @admin.display(description="What the vault pays of each payment")
+    def split(self, obj):
+        rows = [(account, f"{bps / 100:.2f}%") for account, bps in obj.pairs()]
+        if not rows:
+            return "Nobody but the platform and the share holders."
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            '<table class="chain-payees"><thead><tr><th>Account</th><th>Share</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            body,
+        )
 
 
 # --- platform only ---

@@ -29,6 +29,7 @@ from licensing.choices import (
 from licensing.models import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     Contributor,
     CreditEntry,
     Currency,
@@ -356,6 +357,22 @@ def payment_of(listing: ModelTokenomics, *, amount: int = ETH, payee: str = "") 
 @tenant_row_factory(Payment)
 def payment_row(organization, marker: str) -> Payment:
     return payment_of(_listing(organization, marker))
+
+
+@tenant_row_factory(ChainPayees)
+def chain_payees_row(organization, marker: str) -> ChainPayees:
+    listing = _listing(organization, marker)
+    network = matrix_network()
+    event = event_row(network, "PayeesConfigured", contract=VAULT)
+    return ChainPayees.objects.create(
+        event=event,
+        network=network,
+        model_id=listing.chain_model_id,
+        accounts=[checksum(address()), checksum(address())],
+        bps=[500, 250],
+        block_number=event.block_number,
+        log_index=event.log_index,
+    )
 
 
 @tenant_row_factory(VaultEntry)

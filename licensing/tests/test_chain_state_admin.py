@@ -18,6 +18,7 @@ from licensing.choices import LedgerKind
 from licensing.models import (
     ChainModel,
     ChainOffer,
+    ChainPayees,
     CreditEntry,
     Currency,
     Holding,
@@ -34,7 +35,7 @@ from portal.choices import Role
 
 PROJECTIONS = [
     ChainModel, PublishedVersion, ChainOffer, License, Holding, CreditEntry, Sale, Payment,
-    VaultEntry,
+    VaultEntry, ChainPayees,
 ]  # fmt: skip
 
 
@@ -351,3 +352,14 @@ def test_superusers_open_rows_of_models_configured_elsewhere(client, store, make
         assert client.get(admin_url(model, "change", row.pk)).status_code == 200, model
         client.force_login(store.owner)
         assert client.get(admin_url(model, "change", row.pk)).status_code == 404, model
+
+
+def test_the_vaults_payee_list_reads_in_percent(client, store):
+    row = factories.chain_payees_row(store.org, "Alpha")
+    client.force_login(store.viewer)
+
+    page = client.get(admin_url(ChainPayees, "change", row.pk)).content.decode()
+
+    assert all(account in page for account in row.accounts)
+    assert "5.00%" in page
+    assert "2.50%" in page
