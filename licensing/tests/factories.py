@@ -449,10 +449,11 @@ def terms_row(organization, marker: str) -> LicenseTerms:
 
 
 def network_row(organization, marker: str) -> Network:
-    """A network of the organization's own (chain ids far from real chains'), with a
-    LicenseToken recorded on it (never deployed: rows here are not sent)."""
+    """A network for the organization's rows (chain ids far from real chains'), with a
+    LicenseToken recorded on it (never deployed: rows here are not sent). Networks are platform
+    rows that every organization's offer form lists, so the name carries no marker."""
     network, created = Network.objects.get_or_create(
-        name=f"net-{organization.slug}"[:40],
+        name=f"net-{organization.pk}",
         defaults={"chain_id": 3_000_000_000 + organization.pk},
     )
     if created:
