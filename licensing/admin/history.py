@@ -1,68 +1,32 @@
 """The history pages of tenant admins (django-simple-history): who changed what, when, and the
-before and after of each field, scoped like the rest of the admin.
+before and after of each field, in words.
 
-simple-history's views need three corrections in a tenant admin:
-
-- its history page falls back to the last historical record of an object the queryset does
-  not hold and then answers 403; here another organization's object answers 404 (a deleted
-  object's history stays readable by the staff of its organization);
-- its revert page (``<id>/history/<history id>/``) saves a POST after checking only the view
-  permission; here a POST needs the change permission of the object (and saves through the
-  admin's service, like every form of a ``ServiceAdmin``);
-- its list shows raw values (ids, atomic amounts) and links the user to the user admin that
-  staff may not open; ours says "What changed" in words and names the user.
+Scoping and read-only pages come from ``portal.history_admin.TenantHistoryMixin`` (another
+organization's history answers 404; reverting is off, a POST to a record's page answers 403:
+changes go through the change page and its service). This module adds the "What changed"
+column: values as a person reads them (choices by label, relations by name, amounts in their
+currency), and the user named without a link to the superusers' user admin.
 """
 
 from __future__ import annotations
 
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.http import Http404
+from django.core.exceptions import FieldDoesNotExist
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
-from portal.choices import Role
-from portal.selectors import organization_ids_for
+from portal.history_admin import TenantHistoryMixin
 from portal.service_admin import ServiceAdmin
-from portal.tenancy import TenantAdminMixin, organization_of
+from portal.tenancy import TenantAdminMixin
 
 HIDDEN = {"id", "updated_at", "created_at"}  # bookkeeping, not a change anyone made
 
 
-class TenantHistoryAdmin(TenantAdminMixin, SimpleHistoryAdmin, ServiceAdmin):
-    """A tenant admin whose rows keep their history (who, when, before and after)."""
+class TenantHistoryAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryAdmin, ServiceAdmin):
+    """A tenant admin whose rows keep their history (who, when, before and after): the pages
+    scoped and read-only by ``portal.history_admin.TenantHistoryMixin``, the changes in words."""
 
     object_history_list_template = "admin/licensing/object_history_list.html"
     history_list_display = []  # "What changed" is a column of the template above
-
-    # --- scoping ---
-
-    def _history_scope(self, request, object_id) -> None:
-        """404 unless the object (or, once deleted, its last record) is in the view scope."""
-        if self._is_super(request):
-            return
-        pk = unquote(object_id)
-        try:
-            if self.get_queryset(request).filter(pk=pk).exists():
-                return
-            last = self.model.history.filter(id=pk).order_by("-history_date").first()
-        except (ValueError, ValidationError):
-            last = None
-        viewable = organization_ids_for(user=request.user, min_role=Role.VIEWER)
-        if last is None or organization_of(last.instance, self.tenant_field) not in viewable:
-            raise Http404("No such object in your organizations.")
-
-    def history_view(self, request, object_id, extra_context=None):
-        self._history_scope(request, object_id)
-        return super().history_view(request, object_id, extra_context)
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        self._history_scope(request, object_id)
-        if request.method == "POST":
-            current = self.get_queryset(request).filter(pk=unquote(object_id)).first()
-            if current is None or not self.has_change_permission(request, current):
-                raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
     # --- "What changed" ---
 
