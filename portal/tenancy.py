@@ -81,7 +81,7 @@ def write_role_for(admin_site, model) -> Role | None:
     for model_admin in admin_site._registry.values():
         if not isinstance(model_admin, TenantAdminMixin):
             continue
-        if model_admin.model is model:
+        if model_admin.model is model and not model_admin.tenant_read_only:
             roles.append(model_admin.tenant_write_role)
         roles += [
             inline.tenant_write_role
@@ -96,6 +96,9 @@ class _TenantScoping:
 
     tenant_field: str = "organization"
     tenant_write_role: Role = Role.MANAGER
+    # A read-only tenant admin (rows the chain writes) has no form: autocomplete asked on behalf
+    # of its model serves nothing.
+    tenant_read_only: bool = False
 
     def _is_super(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser

@@ -156,6 +156,8 @@ class ChainStateAdmin(TenantAdminMixin, ServiceAdmin):
     """A projection's admin: staff see their organizations' rows, nobody adds, changes or
     deletes (superusers included); large tables count at most 10,000 rows."""
 
+    tenant_read_only = True
+
     paginator = CappedCountPaginator
     show_full_result_count = False
     priced = False  # rows with a ``currency`` address and amounts in it
