@@ -8,9 +8,8 @@ permission and without the service. ``TenantHistoryMixin`` goes before ``SimpleH
 in the bases (``class A(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryAdmin,
 ServiceAdmin)``) and makes both pages
 
-- look the object up through the tenant admin's ``get_object`` first (404 outside the user's
-  organizations, like the change page); a deleted object's history page stays open to the
-  staff of the organization its last record names (and to superusers);
+- answer 404 outside the user's organizations, like the change page (a deleted row's history
+  is found through its last record, so its organization can still read who deleted it);
 - read-only: reverting is off, a POST to a record's page answers 403, and its fields are shown
   as text (a change is made on the change page, through the service, so its rules hold);
 - name who made a change as text: the user admin it used to link to is for superusers only.
@@ -34,28 +33,28 @@ class TenantHistoryMixin:
 
     object_history_list_template = "admin/tenant_object_history_list.html"
 
-    def history_view(self, request, object_id, extra_context=None):
+    def _history_scope(self, request, object_id) -> None:
+        """404 unless the object (or, once deleted, its last record) is in the view scope: a
+        deleted row's history stays readable by its organization (who deleted it, and when)."""
+        if request.user.is_active and request.user.is_superuser:
+            return
+        pk = unquote(object_id)
         try:
-            self.get_object(request, unquote(object_id))  # 404 outside the user's organizations
-        except Http404:
-            if not self._deleted_in_scope(request, unquote(object_id)):
-                raise
+            if self.get_queryset(request).filter(pk=pk).exists():
+                return
+            last = self.model.history.filter(id=pk).order_by("-history_date").first()
+        except (ValueError, ValidationError):
+            last = None
+        viewable = organization_ids_for(user=request.user, min_role=Role.VIEWER)
+        if last is None or organization_of(last.instance, self.tenant_field) not in viewable:
+            raise Http404("No such object in your organizations.")
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._history_scope(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
-    def _deleted_in_scope(self, request, object_id) -> bool:
-        """Whether a deleted object's last record belongs to the user's organizations."""
-        history = getattr(self.model, self.model._meta.simple_history_manager_attribute)
-        try:
-            last = history.filter(**{self.model._meta.pk.attname: object_id}).latest()
-        except (history.model.DoesNotExist, ValueError, ValidationError):
-            return False
-        if self._is_super(request):
-            return True
-        viewable = organization_ids_for(user=request.user, min_role=Role.VIEWER)
-        return organization_of(last.instance, self.tenant_field) in viewable
-
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        self.get_object(request, unquote(object_id))  # 404 outside the user's organizations
+        self._history_scope(request, object_id)
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied("History is read-only: change the row on its own page.")
         setattr(request, _VIEW_ONLY, True)

@@ -75,8 +75,7 @@ def organization_of(obj: Model, tenant_field: str) -> int | None:
 def write_role_for(admin_site, model) -> Role | None:
     """The role that writes ``model`` through the site's tenant admins and inlines.
 
-    The strictest one if several edit it; None when no tenant form edits it (read-only tenant
-    admins, ``tenant_read_only``, have no forms).
+    The strictest one if several edit it; None when no tenant form edits it.
     """
     roles = []
     for model_admin in admin_site._registry.values():
@@ -97,6 +96,9 @@ class _TenantScoping:
 
     tenant_field: str = "organization"
     tenant_write_role: Role = Role.MANAGER
+    # A read-only tenant admin (rows the chain writes) has no form: autocomplete asked on behalf
+    # of its model serves nothing.
+    tenant_read_only: bool = False
 
     def _is_super(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser
@@ -136,10 +138,6 @@ class _TenantScoping:
 
 class TenantAdminMixin(_TenantScoping):
     """Scope a ModelAdmin to the organizations the signed-in staff member belongs to."""
-
-    # True for an admin whose rows change only elsewhere (chain state): it must refuse every
-    # add, change and delete itself, and autocomplete never answers for its (absent) forms.
-    tenant_read_only: bool = False
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

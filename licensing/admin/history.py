@@ -1,12 +1,11 @@
-"""The history pages of licensing's tokenomics admins (django-simple-history): who changed what,
-when, and the before and after of each field.
+"""The history pages of tenant admins (django-simple-history): who changed what, when, and the
+before and after of each field, in words.
 
-``TenantHistoryAdmin`` takes its scoping from ``portal.history_admin.TenantHistoryMixin``
-(another organization's history answers 404; a record's page is read-only) and adds the
-"What changed" column: simple-history 3.13 calls each ``history_list_display`` entry with the
-record, but its template heads the column with the entry's name (``changed_fields``) and the
-entry repeated simple-history's own "Changes" column with raw values (ids, atomic amounts).
-Here one column says it in words, computed for the page at once.
+Scoping and read-only pages come from ``portal.history_admin.TenantHistoryMixin`` (another
+organization's history answers 404; reverting is off, a POST to a record's page answers 403:
+changes go through the change page and its service). This module adds the "What changed"
+column: values as a person reads them (choices by label, relations by name, amounts in their
+currency), and the user named without a link to the superusers' user admin.
 """
 
 from __future__ import annotations
@@ -23,7 +22,8 @@ HIDDEN = {"id", "updated_at", "created_at"}  # bookkeeping, not a change anyone 
 
 
 class TenantHistoryAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryAdmin, ServiceAdmin):
-    """A tenant admin whose rows keep their history (who, when, before and after)."""
+    """A tenant admin whose rows keep their history (who, when, before and after): the pages
+    scoped and read-only by ``portal.history_admin.TenantHistoryMixin``, the changes in words."""
 
     object_history_list_template = "admin/licensing/object_history_list.html"
     history_list_display = []  # "What changed" is a column of the template above

@@ -157,7 +157,8 @@ class ChainStateAdmin(TenantAdminMixin, ServiceAdmin):
     """A projection's admin: staff see their organizations' rows, nobody adds, changes or
     deletes (superusers included); large tables count at most 10,000 rows."""
 
-    tenant_read_only = True  # no form: autocomplete asked for by these models answers nothing
+    tenant_read_only = True
+
     paginator = CappedCountPaginator
     show_full_result_count = False
     priced = False  # rows with a ``currency`` address and amounts in it

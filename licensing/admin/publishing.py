@@ -216,6 +216,8 @@ class PublishStepAdmin(TenantAdminMixin, ServiceAdmin):
     """Publishing steps are written by the publishing service only: this admin reads them and
     retries failed ones."""
 
+    tenant_read_only = True
+
     tenant_field = "model__organization"
     list_display = ["step", "model", "network_name", "status", "tx_hash", "created_at"]
     list_filter = [StatusFilter, "kind", "network", "model"]

@@ -143,7 +143,7 @@ def test_autocomplete_asked_by_a_form_no_tenant_admin_serves_offers_nothing(
 ):
     versions = [version_row(org, f"probe-{org.slug}") for org in (org_a, org_b)]
     client.force_login(member_of_both(Role.OWNER, Role.OWNER))
-    # licensing's projections have read-only tenant admins: staff never fill their forms
+    # licensing's projections are read-only tenant admins: staff never fill their forms
     params = {"app_label": "licensing", "model_name": "publishedversion"}
 
     response = client.get(reverse("admin:autocomplete"), {**params, "field_name": "model_version"})
