@@ -12,13 +12,12 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminTextInputWidget
-from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from chain import services as chain_services
-from chain.choices import TxStatus
+from licensing.admin.status import TxStatusFilter
 from licensing.choices import LicenseOperationKind, PublishStepStatus
 from licensing.models import License, LicenseOperation, Offer
 from licensing.selectors import renewal_preview, renewal_summary
@@ -83,32 +82,6 @@ class LicenseOperationNoteForm(ServiceModelForm):
         fields = ["note"]
 
 
-class StatusFilter(admin.SimpleListFilter):
-    """The computed status (``licensing.services.status.tx_status``) as a filter."""
-
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return PublishStepStatus.choices
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        filters = {
-            PublishStepStatus.QUEUED: Q(transaction__isnull=True)
-            | Q(transaction__status=TxStatus.PENDING),
-            PublishStepStatus.SENT: Q(transaction__status=TxStatus.SUBMITTED),
-            PublishStepStatus.MINED: Q(transaction__status=TxStatus.CONFIRMED, **{INDEXED: False}),
-            PublishStepStatus.CONFIRMED: Q(
-                transaction__status=TxStatus.CONFIRMED, **{INDEXED: True}
-            ),
-            PublishStepStatus.FAILED: Q(
-                transaction__status__in=[TxStatus.REVERTED, TxStatus.FAILED]
-            ),
-        }
-        return queryset.filter(filters[value]) if value in filters else queryset
-
-
 @admin.register(LicenseOperation)
 class LicenseOperationAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryAdmin, ServiceAdmin):
     """Staff's grants, extensions and revocations (managers and owners start them)."""
@@ -119,7 +92,7 @@ class LicenseOperationAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryA
     list_display = [
         "created_at", "kind", "offer", "holder", "status_badge", "reason", "requested_by_email",
     ]  # fmt: skip
-    list_filter = ["kind", StatusFilter, "reason", "offer__network"]
+    list_filter = ["kind", TxStatusFilter, "reason", "offer__network"]
     list_select_related = [
         "offer__model", "offer__network", "offer__currency", "transaction", "requested_by",
     ]  # fmt: skip

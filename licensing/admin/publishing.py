@@ -17,19 +17,17 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from chain.choices import TxStatus
+from licensing.admin.status import TxStatusFilter
 from licensing.choices import PublishStepStatus
 from licensing.models import ModelTokenomics, PublishStep
 from licensing.services import publishing as services
 from licensing.services.status import INDEXED, tx_status, with_indexed
-from licensing.services.tokenomics import DEAD_TX
 from portal.selectors import organization_ids_for
 from portal.service_admin import ServiceAdmin, error_text
 from portal.tenancy import TenantAdminMixin
@@ -189,28 +187,6 @@ def _preview(tokenomics: ModelTokenomics, network) -> dict:
 # --- the steps ---
 
 
-class StatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return PublishStepStatus.choices
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        confirmed = Q(transaction__status=TxStatus.CONFIRMED)
-        filters = {
-            PublishStepStatus.QUEUED: Q(transaction__status=TxStatus.PENDING),
-            PublishStepStatus.SENT: Q(transaction__status=TxStatus.SUBMITTED),
-            PublishStepStatus.MINED: confirmed & Q(**{INDEXED: False}),
-            PublishStepStatus.CONFIRMED: confirmed & Q(**{INDEXED: True}),
-            PublishStepStatus.FAILED: Q(transaction__status__in=DEAD_TX),
-        }
-        return queryset.filter(filters[value]) if value in filters else queryset
-
-
 @admin.register(PublishStep)
 class PublishStepAdmin(TenantAdminMixin, ServiceAdmin):
     """Publishing steps are written by the publishing service only: this admin reads them and
@@ -220,7 +196,7 @@ class PublishStepAdmin(TenantAdminMixin, ServiceAdmin):
 
     tenant_field = "model__organization"
     list_display = ["step", "model", "network_name", "status", "tx_hash", "created_at"]
-    list_filter = [StatusFilter, "kind", "network", "model"]
+    list_filter = [TxStatusFilter, "kind", "network", "model"]
     list_select_related = ["model", "network", "offer", "version", "transaction", "requested_by"]
     search_fields = ["model__name", "offer__tier_name", "version__version", "transaction__tx_hash"]
     fields = [
