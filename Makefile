@@ -81,6 +81,7 @@ CHARTJS := static/vendor/chart.js
 vendor: deps-node
 	mkdir -p $(CHARTJS)
 	cp node_modules/chart.js/dist/chart.umd.min.js $(CHARTJS)/chart.umd.min.js
+	cp node_modules/chart.js/dist/chart.umd.min.js.map $(CHARTJS)/chart.umd.min.js.map
 	cp node_modules/chart.js/LICENSE.md $(CHARTJS)/LICENSE.md
 	cp node_modules/@kurkle/color/LICENSE.md $(CHARTJS)/LICENSE-kurkle-color.md
 

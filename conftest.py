@@ -143,6 +143,26 @@ def page(browser, transactional_db, live_server):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def module_rows(django_db_setup, django_db_blocker):
+    """Rows built once for a whole module, as Django's ``TestCase.setUpTestData`` builds them once
+    per class. A module-scoped fixture requests this and builds inside
+    ``with module_rows.unblock():``; the rows live in a transaction open for the module, each test
+    (``db``) runs in a savepoint of it and rolls back to it, and the module's rows are rolled back
+    at its end. Only for tests on one connection: a live server or a worker would not see them."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+    try:
+        yield django_db_blocker
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
 @pytest.fixture
 def make_staff(db):
     """Create a staff user with a role in an organization (or a superuser with no org)."""

@@ -43,6 +43,7 @@ def event_row(network, n: int, log_index: int = 0, args: dict | None = None) -> 
         tx(n),
         log_index,
         True,
+        adapter(IndexedEvent, "block_time")(datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)),
         adapter(IndexedEvent, "indexed_at")(datetime.datetime.now(datetime.UTC)),
     )
 

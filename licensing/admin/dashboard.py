@@ -111,6 +111,12 @@ def summary_panel(request) -> dict | None:
         "dashboard_url": reverse(f"admin:{URL_NAME}"),
         "dashboard_summaries": dashboard.summaries(organizations=organizations[:SUMMARY_LIMIT]),
         "dashboard_more": len(organizations) > SUMMARY_LIMIT,
+        # a superuser's boxes are the platform's organizations, not "yours"
+        "dashboard_heading": (
+            "Organizations at a glance"
+            if request.user.is_superuser
+            else "Your organizations at a glance"
+        ),
     }
 
 

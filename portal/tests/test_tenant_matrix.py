@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import dataclass
 
 import pytest
 from django import forms
@@ -59,23 +60,74 @@ def _url(model_admin, view: str, *args) -> str:
     return reverse(f"admin:{meta.app_label}_{meta.model_name}_{view}", args=args)
 
 
+@dataclass
+class World:
+    """Org A and org B, one row per tenant model in each, and their staff: built once for the
+    module (``module_rows``); every test rolls back what it changed."""
+
+    org_a: Organization
+    org_b: Organization
+    rows: dict  # model -> (row of org A, row of org B)
+    staff_a: dict  # role -> a member of org A only
+    staff_ab: dict  # (role in A, role in B) -> a member of both
+
+
+ROLE_PAIRS = [(in_a, in_b) for in_a in Role for in_b in Role if in_a != in_b]
+
+
+def _matrix_user(label: str, memberships):
+    email = f"matrix-{label}@example.com"
+    user = get_user_model().objects.create_user(username=email, email=email, is_staff=True)
+    for organization, role in memberships:
+        membership_set(organization=organization, user=user, role=role)
+    return user
+
+
+@pytest.fixture(scope="module")
+def world(module_rows):
+    from portal.services import organization_create
+
+    with module_rows.unblock():
+        org_a = organization_create(name="Alpha Models", slug="alpha")
+        # its name is a marker that must never appear on org A's pages
+        org_b = organization_create(name="Beta-LEAK Analytics", slug="beta-leak")
+        _matrix_user("owner-of-b", [(org_b, Role.OWNER)])
+        rows = {}
+        for model_admin in TENANT_ADMINS:
+            factory = TENANT_ROW_FACTORIES[model_admin.model]
+            rows[model_admin.model] = (factory(org_a, MARKER_A), factory(org_b, MARKER_B))
+        staff_a = {}
+        for role in Role:
+            staff_a[role] = _matrix_user(f"{role}-of-a", [(org_a, role)])
+            staff_a[role].role = role
+        staff_ab = {}
+        for role_a, role_b in ROLE_PAIRS:
+            user = _matrix_user(f"{role_a}-of-a-{role_b}-of-b", [(org_a, role_a), (org_b, role_b)])
+            user.roles = {org_a.pk: role_a, org_b.pk: role_b}
+            staff_ab[role_a, role_b] = user
+    return World(org_a, org_b, rows, staff_a, staff_ab)
+
+
 @pytest.fixture
-def rows(org_a, org_b):
+def org_a(db, world):
+    return world.org_a
+
+
+@pytest.fixture
+def org_b(db, world):
+    return world.org_b
+
+
+@pytest.fixture
+def rows(db, world):
     """One row per tenant model in each organization."""
-    made = {}
-    for model_admin in TENANT_ADMINS:
-        factory = TENANT_ROW_FACTORIES[model_admin.model]
-        made[model_admin.model] = (factory(org_a, MARKER_A), factory(org_b, MARKER_B))
-    return made
+    return world.rows
 
 
 @pytest.fixture(params=[Role.OWNER, Role.MANAGER, Role.VIEWER])
-def staff_a(request, make_staff, org_a, org_b):
+def staff_a(request, db, world):
     """A staff member of org A with each role (org B exists with its own owner)."""
-    make_staff(org_b, Role.OWNER)
-    user = make_staff(org_a, request.param)
-    user.role = request.param
-    return user
+    return world.staff_a[request.param]
 
 
 def _assert_no_leak(response, row_b):
@@ -271,17 +323,11 @@ def test_models_are_registered_in_app_registry():
 
 # --- Members of both organizations, with a different role in each ----------------------------
 
-ROLE_PAIRS = [(in_a, in_b) for in_a in Role for in_b in Role if in_a != in_b]
-
 
 @pytest.fixture(params=ROLE_PAIRS, ids=[f"{a}-of-A+{b}-of-B" for a, b in ROLE_PAIRS])
-def staff_ab(request, make_staff, org_a, org_b):
+def staff_ab(request, db, world):
     """A staff member with one role in org A and another in org B."""
-    role_a, role_b = request.param
-    user = make_staff(org_a, role_a)
-    membership_set(organization=org_b, user=user, role=role_b)
-    user.roles = {org_a.pk: role_a, org_b.pk: role_b}
-    return user
+    return world.staff_ab[request.param]
 
 
 def _writable(user, model_admin) -> set[int]:
