@@ -14,7 +14,6 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AdminTextInputWidget
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from chain import services as chain_services
 from licensing.admin.status import TxStatusFilter
@@ -24,10 +23,9 @@ from licensing.selectors import renewal_preview, renewal_summary
 from licensing.services import operations
 from licensing.services.status import INDEXED, with_indexed
 from portal.choices import Role
-from portal.history_admin import TenantHistoryMixin
+from portal.history_admin import TenantHistoryAdmin
 from portal.selectors import organization_ids_for
-from portal.service_admin import ServiceAdmin, ServiceModelForm
-from portal.tenancy import TenantAdminMixin
+from portal.service_admin import ServiceModelForm
 
 BADGES = {
     PublishStepStatus.CONFIRMED: "badge badge-ok",
@@ -83,7 +81,7 @@ class LicenseOperationNoteForm(ServiceModelForm):
 
 
 @admin.register(LicenseOperation)
-class LicenseOperationAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryAdmin, ServiceAdmin):
+class LicenseOperationAdmin(TenantHistoryAdmin):
     """Staff's grants, extensions and revocations (managers and owners start them)."""
 
     tenant_field = "offer__model__organization"
@@ -101,7 +99,6 @@ class LicenseOperationAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryA
     ]  # fmt: skip
     date_hierarchy = "created_at"
     actions = ["retry_failed"]
-    history_list_display = ["changed_fields"]
     add_fieldsets = [
         (None, {"fields": ["kind", "offer", "holder"]}),
         ("Grant or extension", {"fields": ["amount", "expires_at"]}),
@@ -265,16 +262,6 @@ class LicenseOperationAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryA
             "has seen it.",
         )
         return super().response_add(request, obj, post_url_continue)
-
-    # --- history (scoped and read-only: portal.history_admin) ---
-
-    @admin.display(description="What changed")
-    def changed_fields(self, obj):
-        previous = obj.prev_record
-        if previous is None:
-            return "created"
-        delta = obj.diff_against(previous)
-        return "; ".join(f"{c.field}: {c.old!r} → {c.new!r}" for c in delta.changes) or "no change"
 
     # --- actions ---
 

@@ -20,14 +20,12 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from licensing.models import LicenseTerms, Offer
 from licensing.services.terms import held_annotation, terms_delete, terms_is_held, terms_save
 from licensing.terms import legal_text_html, plain_language, terms_diff
-from portal.history_admin import TenantHistoryMixin
-from portal.service_admin import ServiceAdmin, ServiceModelForm
-from portal.tenancy import TenantAdminMixin
+from portal.history_admin import TenantHistoryAdmin
+from portal.service_admin import ServiceModelForm
 
 _KEPT = "_licensing_terms_kept"  # the held version an edit left as it was (on the request)
 STYLESHEET = "css/terms.css"
@@ -102,7 +100,7 @@ def _offer_count() -> Coalesce:
 
 
 @admin.register(LicenseTerms)
-class LicenseTermsAdmin(TenantAdminMixin, TenantHistoryMixin, SimpleHistoryAdmin, ServiceAdmin):
+class LicenseTermsAdmin(TenantHistoryAdmin):
     tenant_field = "organization"
     form = LicenseTermsForm
     list_display = [

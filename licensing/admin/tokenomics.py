@@ -14,7 +14,6 @@ from django.utils.html import format_html, format_html_join
 
 from chain.admin import PlatformAdmin
 from chain.choices import OfferKind
-from licensing.admin.history import TenantHistoryAdmin
 from licensing.admin.publishing import PublishToChainMixin
 from licensing.amounts import (
     DURATION_UNITS,
@@ -36,10 +35,9 @@ from licensing.models import (
 )
 from licensing.services import tokenomics as services
 from portal.choices import Role
+from portal.history_admin import TenantHistoryAdmin
 from portal.selectors import organization_ids_for
 from portal.service_admin import ServiceModelForm
-
-__all__ = ["TenantHistoryAdmin", "link_to"]  # TenantHistoryAdmin lives in history.py
 
 
 def _owns(request, organization_id) -> bool:

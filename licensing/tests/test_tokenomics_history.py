@@ -9,7 +9,16 @@ from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from licensing.models import Contributor, Currency, ModelTokenomics, Offer, Payee, ShareAllocation
+from licensing.models import (
+    Contributor,
+    Currency,
+    LicenseOperation,
+    LicenseTerms,
+    ModelTokenomics,
+    Offer,
+    Payee,
+    ShareAllocation,
+)
 from licensing.tests import factories
 from licensing.tests.admin_forms import admin_url, change_data
 from portal.choices import Role
@@ -22,6 +31,9 @@ EDITS = [
     pytest.param(Contributor, factories.contributor_row, "name", "Name", id="contributor"),
     pytest.param(ShareAllocation, factories.share_allocation_row, "label", "Label",
                  id="cap-table-line"),
+    pytest.param(LicenseTerms, factories.terms_row, "name", "Name", id="terms"),
+    pytest.param(LicenseOperation, factories.license_operation_row, "note", "Note",
+                 id="license-operation"),
 ]  # fmt: skip
 
 
