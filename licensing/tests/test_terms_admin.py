@@ -347,4 +347,3 @@ def test_held_terms_are_not_deleted_from_the_admin(client, manager, terms, netwo
 
     assert LicenseTerms.objects.filter(pk=terms.pk).exists()
     assert any("held by licensees" in message for message in _messages(response))
-
