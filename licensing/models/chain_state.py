@@ -246,7 +246,7 @@ class Payment(models.Model):
     """One payment the vault split (PaymentSplit)."""
 
     event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
-    network = models.ForeignKey(NETWORK, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)  # read with its model: no own index
     model_id = models.CharField(max_length=66)
     currency = models.CharField(max_length=42)
     amount = models.DecimalField(**WEI)
