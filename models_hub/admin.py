@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -14,31 +14,27 @@ from models_hub.choices import VersionStatus
 from models_hub.forms import AIModelForm, VersionUploadForm
 from models_hub.loading import ArtifactTampered
 from models_hub.models import AIModel, ModelVersion
+from portal.live_badges import SCRIPT as LIVE_BADGES_SCRIPT
+from portal.live_badges import asked_ids, badge_states, live_badge
 from portal.service_admin import ServiceAdmin
 from portal.tenancy import TenantAdminMixin, TenantInlineMixin
 from portal.uploads import oversized_uploads
 
 # Statuses a worker is still working on: their badges ask the admin again until they settle.
 LIVE_STATUSES = (VersionStatus.UPLOADED, VersionStatus.VALIDATING)
-STATUS_SCRIPT = "js/version-status.js"  # own script: polls the status endpoint, no inline JS
 
 
-def status_badge(version: ModelVersion):
-    """The status as a coloured badge (static/css/admin.css); live ones refresh themselves."""
-    if version.status not in LIVE_STATUSES:
-        return format_html(
-            '<span class="version-badge status-{}">{}</span>',
-            version.status,
-            version.get_status_display(),
-        )
-    return format_html(
-        '<span class="version-badge status-{}" data-version-id="{}" data-version-status="{}" '
-        'data-status-url="{}" aria-live="polite">{}</span>',
+def status_badge(version: ModelVersion, *, reload_when_settled: bool = False):
+    """The status as a coloured badge (static/css/admin.css); live ones refresh themselves
+    (``portal.live_badges``), and on the version's own page the page reloads once they settle."""
+    live = version.status in LIVE_STATUSES
+    return live_badge(
+        "version-badge",
         version.status,
-        version.pk,
-        version.status,
-        reverse("admin:models_hub_modelversion_status"),
         version.get_status_display(),
+        pk=version.pk,
+        status_url=reverse("admin:models_hub_modelversion_status") if live else "",
+        reload_when_settled=reload_when_settled,
     )
 
 
@@ -59,7 +55,7 @@ class ModelVersionInline(TenantInlineMixin, admin.TabularInline):
     readonly_fields = fields
 
     class Media:
-        js = [STATUS_SCRIPT]
+        js = [LIVE_BADGES_SCRIPT]
 
     @admin.display(description="Status")
     def badge(self, obj):
@@ -176,18 +172,22 @@ class ModelVersionAdmin(TenantAdminMixin, ServiceAdmin):
     autocomplete_fields = ["model"]
     actions = ["revalidate", "publish", "unpublish", "retire", "delete_versions"]
     readonly_fields = [
-        "model", "version", "format", "badge", "publication", "rejection_reason",
+        "model", "version", "format", "status_on_page", "publication", "rejection_reason",
         "schema_change_text", "download", "sha256", "size", "original_filename",
         "estimator_class", "n_features", "feature_names", "classes", "sklearn_version",
         "uploaded_by_email", "created_at", "validated_at",
     ]  # fmt: skip
 
     class Media:
-        js = [STATUS_SCRIPT]
+        js = [LIVE_BADGES_SCRIPT]
 
     @admin.display(description="Status", ordering="status")
     def badge(self, obj):
         return status_badge(obj)
+
+    @admin.display(description="Status")
+    def status_on_page(self, obj):
+        return status_badge(obj, reload_when_settled=True)  # to show the validation's results
 
     @admin.display(description="Size", ordering="size_bytes")
     def size(self, obj):
@@ -356,14 +356,12 @@ class ModelVersionAdmin(TenantAdminMixin, ServiceAdmin):
         """``GET status/?id=1&id=2``: the statuses of versions the user may view (for badges)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        ids = [int(pk) for pk in request.GET.getlist("id")[:200] if pk.isdigit()]
-        rows = self.get_queryset(request).filter(pk__in=ids).values_list("pk", "status")
+        rows = self.get_queryset(request).filter(pk__in=asked_ids(request))
         labels = dict(VersionStatus.choices)
-        versions = {
-            str(pk): {"status": status, "label": labels[status], "live": status in LIVE_STATUSES}
-            for pk, status in rows
-        }
-        return JsonResponse({"versions": versions})
+        return badge_states(
+            (pk, status, labels[status], status in LIVE_STATUSES, "")
+            for pk, status in rows.values_list("pk", "status")
+        )
 
     def download_view(self, request, object_id):
         version = self.get_object(request, object_id)  # 404 outside the user's organizations

@@ -8,7 +8,7 @@
 - ``PublishStepAdmin``: every step (read-only), its status badge (queued, sent, mined, confirmed
   by the sync, failed with the decoded reason) and a "Retry" action for failed ones.
 
-Badges of steps still on their way refresh themselves (``static/js/publish-status.js`` polls
+Badges of steps still on their way refresh themselves (``static/js/live-badges.js`` polls
 ``status/``, the same way the version badges do).
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,33 +27,27 @@ from licensing.choices import PublishStepStatus
 from licensing.models import ModelTokenomics, PublishStep
 from licensing.services import publishing as services
 from licensing.services.status import INDEXED, tx_status, with_indexed
+from portal.live_badges import SCRIPT as LIVE_BADGES_SCRIPT
+from portal.live_badges import asked_ids, badge_states, live_badge
 from portal.selectors import organization_ids_for
 from portal.service_admin import ServiceAdmin, error_text
 from portal.tenancy import TenantAdminMixin
 
 LIVE = (PublishStepStatus.QUEUED, PublishStepStatus.SENT, PublishStepStatus.MINED)
-STATUS_SCRIPT = "js/publish-status.js"
+STATUS_SCRIPT = LIVE_BADGES_SCRIPT
 STATUS_URL = "admin:licensing_publishstep_status"
 
 
 def step_badge(step: PublishStep, status: str, reason: str = ""):
-    """The status as a badge; a step still on its way refreshes itself (publish-status.js)."""
-    label = PublishStepStatus(status).label
-    live = format_html(
-        ' data-step-id="{}" data-step-status="{}" data-status-url="{}" aria-live="polite"',
-        step.pk,
+    """The status as a badge; a step still on its way refreshes itself (``portal.live_badges``)."""
+    return live_badge(
+        "publish-badge",
         status,
-        reverse(STATUS_URL),
+        PublishStepStatus(status).label,
+        pk=step.pk,
+        status_url=reverse(STATUS_URL) if status in LIVE else "",
+        reason=reason,
     )
-    badge = format_html(
-        '<span class="publish-badge status-{}"{}>{}</span>',
-        status,
-        live if status in LIVE else "",
-        label,
-    )
-    if reason:
-        return format_html('{} <span class="publish-reason">{}</span>', badge, reason)
-    return badge
 
 
 def step_target(step: PublishStep) -> str:
@@ -259,16 +252,11 @@ class PublishStepAdmin(TenantAdminMixin, ServiceAdmin):
         """``GET status/?id=1&id=2``: statuses of steps the user may view (for the badges)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        ids = [int(pk) for pk in request.GET.getlist("id")[:200] if pk.isdigit()]
-        steps = {}
-        for view in services.step_views(self.get_queryset(request).filter(pk__in=ids)):
-            steps[str(view.step.pk)] = {
-                "status": view.status,
-                "label": view.status_label,
-                "reason": view.reason,
-                "live": view.status in LIVE,
-            }
-        return JsonResponse({"steps": steps})
+        steps = self.get_queryset(request).filter(pk__in=asked_ids(request))
+        return badge_states(
+            (view.step.pk, view.status, view.status_label, view.status in LIVE, view.reason)
+            for view in services.step_views(steps)
+        )
 
     def _status(self, obj) -> tuple[str, str]:
         return tx_status(obj.transaction, obj.network, is_indexed=getattr(obj, INDEXED, None))

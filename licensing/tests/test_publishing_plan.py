@@ -336,3 +336,23 @@ def test_an_inactive_shares_offer_never_listed_needs_no_cap_table(model, network
     steps = model_publish(model=model, network=network)
 
     assert [s.kind for s in steps] == [PublishStepKind.REGISTER, PublishStepKind.VERSION]
+
+
+def test_the_step_status_endpoint_answers_own_steps_in_the_badges_shape(
+    client, org_a, org_b, make_staff
+):
+    from django.urls import reverse
+
+    from licensing.tests.factories import publish_step_row
+
+    ours, theirs = publish_step_row(org_a, "Alpha"), publish_step_row(org_b, "Beta")
+    client.force_login(make_staff(org_a, "viewer"))
+    url = reverse("admin:licensing_publishstep_status")
+
+    answer = client.get(url, {"id": [ours.pk, theirs.pk, "junk"]}).json()
+
+    # another organization's step and a junk id are left out; a failed step says why
+    assert list(answer["badges"]) == [str(ours.pk)]
+    state = answer["badges"][str(ours.pk)]
+    assert (state["status"], state["live"]) == (PublishStepStatus.FAILED, False)
+    assert "AccessControlUnauthorizedAccount" in state["reason"]

@@ -105,11 +105,18 @@ def test_the_status_endpoint_answers_for_the_users_own_versions_only(
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")
     assert response.json() == {
-        "versions": {str(ours.pk): {"status": "uploaded", "label": "Uploaded", "live": True}}
+        "badges": {
+            str(ours.pk): {"status": "uploaded", "label": "Uploaded", "live": True, "reason": ""}
+        }
     }
     services.version_validate(version_id=ours.pk)
-    state = client.get(url, {"id": ours.pk}).json()["versions"][str(ours.pk)]
-    assert state == {"status": VersionStatus.REJECTED, "label": "Rejected", "live": False}
+    state = client.get(url, {"id": ours.pk}).json()["badges"][str(ours.pk)]
+    assert state == {
+        "status": VersionStatus.REJECTED,
+        "label": "Rejected",
+        "live": False,
+        "reason": "",
+    }
 
     client.logout()
     assert client.get(url, {"id": ours.pk}).status_code == 302  # to the sign-in page

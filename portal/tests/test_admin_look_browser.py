@@ -183,10 +183,10 @@ def test_a_version_badge_refreshes_itself_while_it_validates(
 
     # on the changelist, the badge changes in place
     sign_in(page, viewer, "/admin/models_hub/modelversion/")
-    badge = page.locator(f".version-badge[data-version-id='{listed.pk}']")
+    badge = page.locator(f".version-badge[data-badge-id='{listed.pk}']")
     assert badge.inner_text().strip().lower() == "uploaded"
     registry.version_validate(version_id=listed.pk)  # what the worker does
-    page.locator(f".version-badge.status-rejected[data-version-id='{listed.pk}']").wait_for()
+    page.locator(f".version-badge.status-rejected[data-badge-id='{listed.pk}']").wait_for()
     assert badge.inner_text().strip().lower() == "rejected"
     screenshot(page, "admin-version-badge-changelist")
 
