@@ -121,9 +121,10 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 if _database["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and an IMMEDIATE write lock let the web process and a worker share the file; a 64 MiB
-    # page cache, memory-mapped reads and in-memory temporary tables keep a sync's batches (tens
-    # of thousands of rows and their indexes) off the disk until they are committed.
+    # WAL and an IMMEDIATE write lock let the web process and a worker share the file. A 64 MiB
+    # page cache (the default is 2 MiB), memory-mapped reads and in-memory temporary tables keep
+    # the index pages a sync's batches write into (tens of thousands of rows) from being read
+    # from the file again for every batch.
     _database["CONN_MAX_AGE"] = 0
     _database["OPTIONS"] = {
         "timeout": 20,

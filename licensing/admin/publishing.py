@@ -34,7 +34,6 @@ from portal.service_admin import ServiceAdmin, error_text
 from portal.tenancy import TenantAdminMixin
 
 LIVE = (PublishStepStatus.QUEUED, PublishStepStatus.SENT, PublishStepStatus.MINED)
-STATUS_SCRIPT = LIVE_BADGES_SCRIPT
 STATUS_URL = "admin:licensing_publishstep_status"
 
 
@@ -209,7 +208,7 @@ class PublishStepAdmin(TenantAdminMixin, ServiceAdmin):
     actions = ["retry"]
 
     class Media:
-        js = [STATUS_SCRIPT]
+        js = [LIVE_BADGES_SCRIPT]
 
     def get_queryset(self, request):
         return with_indexed(super().get_queryset(request))

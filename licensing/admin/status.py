@@ -9,6 +9,7 @@ from django.db.models import Q
 from chain.choices import TxStatus
 from licensing.choices import PublishStepStatus
 from licensing.services.status import INDEXED
+from licensing.services.tokenomics import DEAD_TX
 
 _CONFIRMED = Q(transaction__status=TxStatus.CONFIRMED)
 FILTERS = {
@@ -17,7 +18,7 @@ FILTERS = {
     PublishStepStatus.SENT: Q(transaction__status=TxStatus.SUBMITTED),
     PublishStepStatus.MINED: _CONFIRMED & Q(**{INDEXED: False}),
     PublishStepStatus.CONFIRMED: _CONFIRMED & Q(**{INDEXED: True}),
-    PublishStepStatus.FAILED: Q(transaction__status__in=[TxStatus.REVERTED, TxStatus.FAILED]),
+    PublishStepStatus.FAILED: Q(transaction__status__in=DEAD_TX),
 }
 
 
