@@ -48,9 +48,7 @@ def task_queue():
     queue = f"test-{os.getpid()}"
     app.conf.task_default_queue = queue
     yield queue
-    # nothing may have been sent, or the broker may be gone: either way there is nothing to do
-    with app.connection_for_write() as connection, contextlib.suppress(Exception):
-        connection.default_channel.queue_purge(queue)
+    _purge(queue)
 
 
 def _test_database_url() -> str:
@@ -65,17 +63,29 @@ def _test_database_url() -> str:
     return f"postgresql://{db['USER'] or ''}{password}@{host}{port}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
+def _purge(queue: str) -> None:
+    from portal.celery import app
+
+    # nothing may have been sent, or the broker may be gone: either way there is nothing to do
+    with app.connection_for_write() as connection, contextlib.suppress(Exception):
+        connection.default_channel.queue_purge(queue)
+
+
+@pytest.fixture(scope="module")
 def celery_worker(task_queue, media_root, django_db_setup, django_db_blocker):
     """A real Celery worker process on the configured broker and the test database.
 
     It consumes this test run's queue; tests that use it need ``transactional_db`` so the
-    rows they write are visible to the worker.
+    rows they write are visible to the worker. It lives for one module: a worker left running
+    would pick up the tasks later tests queue on commit (a publish from a browser test, say)
+    and race them for the outbox lease. What earlier tests queued is purged before it starts.
     """
     import subprocess
     import sys
 
     from django.conf import settings
+
+    _purge(task_queue)
 
     environ = {**os.environ, "DATABASE_URL": _test_database_url(), "DEBUG": "true"}
     environ["MEDIA_ROOT"] = str(media_root)

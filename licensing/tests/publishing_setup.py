@@ -161,12 +161,14 @@ def listed_model(organization, name: str = "Iris species"):
 
 def drain(network: Network, *, rounds: int = 30) -> None:
     """Run the outbox sender until nothing is open on ``network``, then sync it."""
+    leased = True
     for _ in range(rounds):
         if not OutboundTransaction.objects.filter(network=network, status__in=TX_OPEN).exists():
             break
-        outbox_process(network=network)
+        leased = outbox_process(network=network).leased
     else:
-        raise AssertionError(f"transactions still open on {network.name}")
+        held = "" if leased else " (another sender holds the outbox lease)"
+        raise AssertionError(f"transactions still open on {network.name}{held}")
     sync_network(network=network)
 
 
