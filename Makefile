@@ -78,12 +78,17 @@ contracts-check: deps-node
 # Browser libraries are vendored into static/ (committed; no build step, no CDN): copied from
 # the pinned npm packages. A test fails when the committed copy differs from node_modules'.
 CHARTJS := static/vendor/chart.js
+# axe-core is for the browser tests only: it lives with them, never in static/.
+AXE := portal/tests/vendor/axe-core
 vendor: deps-node
 	mkdir -p $(CHARTJS)
 	cp node_modules/chart.js/dist/chart.umd.min.js $(CHARTJS)/chart.umd.min.js
 	cp node_modules/chart.js/dist/chart.umd.min.js.map $(CHARTJS)/chart.umd.min.js.map
 	cp node_modules/chart.js/LICENSE.md $(CHARTJS)/LICENSE.md
 	cp node_modules/@kurkle/color/LICENSE.md $(CHARTJS)/LICENSE-kurkle-color.md
+	mkdir -p $(AXE)
+	cp node_modules/axe-core/axe.min.js $(AXE)/axe.min.js
+	cp node_modules/axe-core/LICENSE $(AXE)/LICENSE
 
 clean:
 	rm -rf var/broker var/test-portal-*.sqlite3*
