@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 
 
@@ -25,3 +26,13 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         super().send_mail(template_prefix, email, {**context, "current_site": portal_site()})
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Customers sign up by signing in with a wallet for the first time (``portal.siwe``)."""
+
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        return sociallogin.account.provider == "siwe" and settings.SIWE_SIGNUP_OPEN
+
+    def is_auto_signup_allowed(self, request, sociallogin) -> bool:
+        return sociallogin.account.provider == "siwe"

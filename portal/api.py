@@ -15,6 +15,7 @@ from models_hub.api import router as models_router
 from portal.api_errors import errors, install_error_handlers
 from portal.auth import ApiKeyAuth
 from portal.choices import ApiScope
+from portal.siwe.api import router as siwe_router
 
 api = NinjaAPI(
     title="Model Licensing Portal API",
@@ -80,6 +81,7 @@ def current_organization(request):
 
 
 api.add_router("/", router)
+api.add_router("/auth/siwe", siwe_router)
 api.add_router("/chain", chain_router)
 api.add_router("/models", models_router)
 api.add_router("/licensing", licensing_router)

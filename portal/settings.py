@@ -65,12 +65,14 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.socialaccount",
+    "allauth.headless",
     "django_celery_beat",
     "django_celery_results",
     "ninja",
     "simple_history",
     # Ours. Imports run one way: models_hub -> licensing -> portal, licensing -> chain.
     "portal",
+    "portal.siwe",
     "chain",
     "models_hub",
     "licensing",
@@ -144,9 +146,17 @@ DATABASE_IS_POSTGRES = _database["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------------------
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# One process's memory by default; set CACHE_URL (redis://...) when several web processes run,
+# so rate limits (the sign-in endpoints') count across them.
+CACHE_URL = env_url("CACHE_URL", None, schemes=("redis", "rediss"))
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# --- Auth (staff: allauth password + TOTP; customers: wallet, added by the SIWE issue) -----
+# --- Auth (staff: allauth password + TOTP; customers: Sign-In with Ethereum) -------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -161,6 +171,23 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{PORTAL_NAME}] "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Customers: a wallet is an allauth social account of the ``siwe`` provider (portal.siwe).
+SOCIALACCOUNT_ADAPTER = "portal.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_REQUIRED = False  # a wallet has no e-mail address
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_UID_MAX_LENGTH = 42
+HEADLESS_SERVE_SPECIFICATION = False
+SIWE_SIGNUP_OPEN = env_bool("SIWE_SIGNUP_OPEN", True)
+SIWE_NONCE_TTL = env_int("SIWE_NONCE_TTL", 300, minimum=30)  # seconds
+SIWE_CLOCK_SKEW = env_int("SIWE_CLOCK_SKEW", 60, minimum=0)  # seconds a wallet's clock may be off
+SIWE_STATEMENT = env_str("SIWE_STATEMENT", f"Sign in to {PORTAL_NAME}.")
+SIWE_RATE_PER_CLIENT = env_str("SIWE_RATE_PER_CLIENT", "30/m")  # django-ratelimit rates
+SIWE_RATE_PER_WALLET = env_str("SIWE_RATE_PER_WALLET", "10/m")
+SIWE_LOGIN_REDIRECT_URL = env_str("SIWE_LOGIN_REDIRECT_URL", "/")
+# How portal asks the chain app, without importing it, for the networks a wallet may sign in
+# on and a network's node (to check contract wallets' signatures).
+SIWE_CHAINS = "chain.client.active_chains"
+SIWE_CHAIN_RPC_URL = "chain.client.chain_rpc_url"
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", PORTAL_NAME)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -18,7 +18,7 @@ from chain.plan import DEPLOY_ORDER, SuiteConfig, constructor_args, wiring_steps
 
 # Contracts compiled for tests and the local demo only (chain/contracts/test/).
 TEST_TOKEN = "TestToken"  # noqa: S105 - a contract name, not a secret
-TEST_CONTRACTS = (TEST_TOKEN, "ReentrantReceiver")
+TEST_CONTRACTS = (TEST_TOKEN, "ReentrantReceiver", "TestWallet", "TestWalletFactory")
 
 
 class DeploymentFailed(RuntimeError):
