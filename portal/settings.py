@@ -175,7 +175,6 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 SOCIALACCOUNT_ADAPTER = "portal.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_REQUIRED = False  # a wallet has no e-mail address
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
-SOCIALACCOUNT_UID_MAX_LENGTH = 42
 HEADLESS_SERVE_SPECIFICATION = False
 SIWE_SIGNUP_OPEN = env_bool("SIWE_SIGNUP_OPEN", True)
 SIWE_NONCE_TTL = env_int("SIWE_NONCE_TTL", 300, minimum=30)  # seconds

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from portal.errors import GENERIC_CODES, registry
 
-ROW = re.compile(r"^\| `(?P<code>[a-z_]+)`(?P<generic> \*)? \| (?P<status>\d{3}) \| .+ \|$")
+ROW = re.compile(r"^\| `(?P<code>[a-z0-9_]+)`(?P<generic> \*)? \| (?P<status>\d{3}) \| .+ \|$")
 
 
 def _readme_codes() -> dict[str, tuple[int, bool]]:
