@@ -4,6 +4,7 @@ verified wallet to allauth (sign in, sign up on first use, or link to the signed
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import asdict, dataclass
 
 from allauth.core.exceptions import SignupClosedException
@@ -23,12 +24,17 @@ from portal.siwe.provider import SiweProvider
 _CLAIMED = re.compile(r"^[^\n]*\n(0x[0-9a-fA-F]{40})\n")
 
 
-def session_key(request) -> str:
-    """The session's key, creating the session if it has none (a nonce is bound to it)."""
-    request.session["siwe"] = True  # an empty session is never saved (nor its cookie sent)
-    if not request.session.session_key:
-        request.session.save()
-    return request.session.session_key
+BINDING = "siwe_binding"
+
+
+def session_binding(request) -> str:
+    """A secret of this session that its nonces are bound to (made on the first request). A
+    secret kept in the session rather than the session's key: it needs no early save, and it
+    survives the key's rotation at sign-in (the nonce it bound is used up by then anyway)."""
+    binding = request.session.get(BINDING)
+    if not binding:
+        binding = request.session[BINDING] = secrets.token_urlsafe(32)
+    return binding
 
 
 def rate_limit(request, action: str, address: str | None) -> None:
@@ -61,7 +67,7 @@ def claimed_address(message: str) -> str | None:
 
 def challenge_for(request, *, chain_id: int, address: str | None) -> services.Challenge:
     return services.challenge_issue(
-        session_key=session_key(request),
+        binding=session_binding(request),
         site=services.Site.of(request),
         chain_id=chain_id,
         address=address or None,
@@ -96,7 +102,7 @@ def wallet_sign_in(
     if process == "connect" and not request.user.is_authenticated:
         raise DomainError(SiweErrorCode.CONNECT_NEEDS_SIGN_IN)
     verified = services.message_verify(
-        session_key=session_key(request),
+        binding=request.session.get(BINDING, ""),
         site=services.Site.of(request),
         message=message,
         signature=signature,

@@ -9,7 +9,7 @@ class SiweNonce(models.Model):
 
     nonce = models.CharField(max_length=32, unique=True)
     session_hash = models.CharField(
-        max_length=64, help_text="sha256 of the session key the nonce was issued to."
+        max_length=64, help_text="sha256 of the secret of the session the nonce was issued to."
     )
     chain_id = models.PositiveBigIntegerField()
     address = models.CharField(max_length=42, blank=True, help_text="The wallet, if it said.")

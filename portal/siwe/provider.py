@@ -63,7 +63,7 @@ class SiweProvider(Provider):
         """allauth headless: ``token`` carries the signed message and its signature."""
         try:
             verified = services.message_verify(
-                session_key=request.session.session_key or "",
+                binding=request.session.get("siwe_binding", ""),
                 site=services.Site.of(request),
                 message=token.get("id_token") or "",
                 signature=token.get("signature") or "",

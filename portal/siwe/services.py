@@ -1,13 +1,14 @@
 """Sign-In with Ethereum (EIP-4361): challenges the portal issues and strict verification of
 the messages wallets sign.
 
-A challenge is a nonce stored server-side, bound to the session that asked (its key's
-sha256), short-lived (``SIWE_NONCE_TTL``) and single-use; with it come the fields the message
-must carry: this site's domain and URI, the chain id, the statement, issued-at and expiry.
+A challenge is a nonce stored server-side, bound to the session that asked (the sha256 of a
+secret kept in that session), short-lived (``SIWE_NONCE_TTL``) and single-use; with it come
+the fields the message must carry: this site's domain and URI, the chain id, the
+statement, issued-at and expiry.
 
 ``message_verify`` checks, in this order, each rejection its own code (``SiweErrorCode``):
-the message's form (EIP-4361, read with the library's grammar, and only its canonical
-serialization accepted) and the address's EIP-55 checksum; the nonce (issued here, to this
+the message's form (EIP-4361, read with the spec's regular expression, and only its
+canonical serialization accepted) and the address's EIP-55 checksum; the nonce (issued here, to this
 session, unused, not expired: it is burnt by the first attempt that presents it from its own
 session, whatever the outcome); scheme, domain, URI and chain id against what was issued;
 issued-at between the nonce's issue and now; expiry and not-before; then the signature:
@@ -19,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from eth_account import Account
@@ -32,7 +33,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_checksum_address
 from siwe import SiweMessage, generate_nonce
 from siwe.parsed import RegExpParsedMessage
-from siwe.siwe import InvalidSignature, ISO8601Datetime, check_contract_wallet_signature
+from siwe.siwe import InvalidSignature, check_contract_wallet_signature
 from web3 import Web3
 from web3.exceptions import Web3Exception
 from web3.providers import HTTPProvider
@@ -43,8 +44,11 @@ from portal.siwe.models import SiweNonce
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 NONCE = re.compile(r"^[A-Za-z0-9]{8,32}$")
+STATEMENT = re.compile(r"^[\x20-\x7e]*$")
+DOMAIN = re.compile(r"^[^\s/?#]+$")
 MAX_MESSAGE = 4096  # characters: a sign-in message is a few hundred
 KEEP_EXPIRED = timedelta(days=1)  # an expired nonce is still known (to say "expired"), then purged
+PURGE_ONE_IN = 64  # issuing purges long-expired nonces now and then, not on every request
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,8 @@ class Verified:
     contract_wallet: bool
 
 
-def session_hash(session_key: str) -> str:
-    return hashlib.sha256(session_key.encode()).hexdigest()
+def binding_hash(binding: str) -> str:
+    return hashlib.sha256(binding.encode()).hexdigest()
 
 
 def _fail(error: SiweErrorCode, message: str | None = None, field: str | None = None):
@@ -100,7 +104,9 @@ def _fail(error: SiweErrorCode, message: str | None = None, field: str | None = 
 
 
 def _iso(moment: datetime) -> str:
-    return ISO8601Datetime.from_datetime(moment)
+    """EIP-4361's time format (what ``ISO8601Datetime.from_datetime`` writes, without its
+    grammar check of our own output)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def chain_rpc_url(chain_id: int) -> str:
@@ -125,32 +131,34 @@ def check_address(address: str, field: str = "address") -> str:
     return address
 
 
-@transaction.atomic
 def challenge_issue(
     *,
-    session_key: str,
+    binding: str,
     site: Site,
     chain_id: int,
     address: str | None = None,
     now: datetime | None = None,
 ) -> Challenge:
-    """A new nonce for the session ``session_key`` and the fields its message must carry."""
+    """A new nonce bound to the session secret ``binding`` and the fields its message must
+    carry. One INSERT: every value is the portal's own (the nonce's uniqueness and the window
+    are database constraints), so no ``full_clean`` round trips."""
     now = now or timezone.now()
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the message's precision
+    if not binding:
+        raise ValueError("a nonce needs the session's binding")
     if address:
         check_address(address)
     chain_rpc_url(chain_id)
-    SiweNonce.objects.filter(expires_at__lt=now - KEEP_EXPIRED).delete()
-    row = SiweNonce(
+    if secrets.randbelow(PURGE_ONE_IN) == 0:
+        SiweNonce.objects.filter(expires_at__lt=now - KEEP_EXPIRED).delete()
+    row = SiweNonce.objects.create(
         nonce=generate_nonce(),
-        session_hash=session_hash(session_key),
+        session_hash=binding_hash(binding),
         chain_id=chain_id,
         address=address or "",
         issued_at=now,
         expires_at=now + timedelta(seconds=settings.SIWE_NONCE_TTL),
     )
-    row.full_clean()
-    row.save()
     fields = {
         "nonce": row.nonce,
         "domain": site.domain,
@@ -163,46 +171,70 @@ def challenge_issue(
     }
     message = None
     if address:
-        message = SiweMessage(address=address, version="1", **fields).prepare_message()
+        # our own fields: built without the library's (slow) validation
+        built = SiweMessage.model_construct(address=address, version="1", **fields)
+        message = built.prepare_message()
     return Challenge(message=message, **fields)
 
 
 # --- verification ---
 
 
-def parse_message(message: str) -> SiweMessage:
+@dataclass(frozen=True)
+class Parsed:
+    """A message's fields (the library's model, built without its slow grammar checks: the
+    spec's regular expression and the canonical round trip stand for them) and its times."""
+
+    fields: SiweMessage
+    issued_at: datetime
+    expiration_time: datetime | None
+    not_before: datetime | None
+
+
+def _moment(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("a time without its offset")
+    return moment
+
+
+def parse_message(message: str) -> Parsed:
     """The message's fields; only an EIP-4361 message in its canonical form is accepted."""
     if not isinstance(message, str) or not message or len(message) > MAX_MESSAGE:
         _fail(SiweErrorCode.MALFORMED_MESSAGE, field="message")
     try:
-        parsed = RegExpParsedMessage(message).__dict__
-        if not ADDRESS.match(parsed["address"] or ""):
-            raise ValueError("address")
-        check_address(parsed["address"], field="message")
-        fields = SiweMessage(**parsed)
+        values = dict(RegExpParsedMessage(message).__dict__)
+        check_address(values["address"], field="message")
+        statement = values["statement"]
+        if statement is not None and not STATEMENT.match(statement):
+            raise ValueError("the statement is not printable ASCII")
+        if not DOMAIN.match(values["domain"]) or len(values["chain_id"]) > 19:
+            raise ValueError("the domain or the chain id")
+        values["chain_id"] = int(values["chain_id"])
+        times = [_moment(values[name]) for name in ("issued_at", "expiration_time", "not_before")]
     except DomainError:
         raise
     except (ValueError, TypeError) as exc:
-        _fail(
-            SiweErrorCode.MALFORMED_MESSAGE,
-            f"The message is not an EIP-4361 message: {exc}"[:300],
-            "message",
-        )
+        reason = f"The message is not an EIP-4361 message: {exc}"[:300]
+        _fail(SiweErrorCode.MALFORMED_MESSAGE, reason, "message")
+    fields = SiweMessage.model_construct(**values)
     if fields.prepare_message() != message:
         _fail(
             SiweErrorCode.MALFORMED_MESSAGE,
             "The message is not in EIP-4361's canonical form (spacing, order or line ends).",
             "message",
         )
-    return fields
+    return Parsed(fields, *times)
 
 
-def _nonce_take(nonce: str, session_key: str, now: datetime) -> SiweNonce:
+def _nonce_take(nonce: str, binding: str, now: datetime) -> SiweNonce:
     """The nonce, burnt: unknown, another session's, used or expired each say so."""
     row = SiweNonce.objects.filter(nonce=nonce).first() if NONCE.match(nonce) else None
     if row is None:
         _fail(SiweErrorCode.NONCE_UNKNOWN)
-    if row.session_hash != session_hash(session_key):
+    if not binding or row.session_hash != binding_hash(binding):
         _fail(SiweErrorCode.NONCE_OTHER_SESSION)
     if row.used_at is not None:
         _fail(SiweErrorCode.NONCE_REPLAYED)
@@ -215,7 +247,8 @@ def _nonce_take(nonce: str, session_key: str, now: datetime) -> SiweNonce:
     return row
 
 
-def _check_fields(fields: SiweMessage, row: SiweNonce, site: Site, now: datetime) -> None:
+def _check_fields(parsed: Parsed, row: SiweNonce, site: Site, now: datetime) -> None:
+    fields = parsed.fields
     skew = timedelta(seconds=settings.SIWE_CLOCK_SKEW)
     # a message without a scheme means https (EIP-4361)
     if (fields.scheme or "https") != site.scheme:
@@ -232,12 +265,11 @@ def _check_fields(fields: SiweMessage, row: SiweNonce, site: Site, now: datetime
             SiweErrorCode.CHAIN_MISMATCH,
             f"The message names chain {fields.chain_id}; the nonce was issued for {row.chain_id}.",
         )
-    issued = fields.issued_at._datetime
-    if issued < row.issued_at - skew or issued > now + skew:
+    if parsed.issued_at < row.issued_at - skew or parsed.issued_at > now + skew:
         _fail(SiweErrorCode.ISSUED_AT_INVALID)
-    if fields.expiration_time is not None and now >= fields.expiration_time._datetime:
+    if parsed.expiration_time is not None and now >= parsed.expiration_time:
         _fail(SiweErrorCode.EXPIRED)
-    if fields.not_before is not None and now < fields.not_before._datetime:
+    if parsed.not_before is not None and now < parsed.not_before:
         _fail(SiweErrorCode.NOT_YET_VALID)
 
 
@@ -268,16 +300,17 @@ def _contract_wallet_signed(fields: SiweMessage, message: str, signature: str) -
 
 
 def message_verify(
-    *, session_key: str, site: Site, message: str, signature: str, now: datetime | None = None
+    *, binding: str, site: Site, message: str, signature: str, now: datetime | None = None
 ) -> Verified:
     """The signer of ``message`` if every check passes; a ``DomainError`` naming the first that
     fails otherwise. Not atomic on purpose: the nonce stays burnt when a later check fails."""
     now = now or timezone.now()
-    fields = parse_message(message)
+    parsed = parse_message(message)
+    fields = parsed.fields
     if not isinstance(signature, str) or not re.fullmatch(r"0x[0-9a-fA-F]*", signature or ""):
         _fail(SiweErrorCode.BAD_SIGNATURE, "The signature is not 0x-prefixed hex.", "signature")
-    row = _nonce_take(fields.nonce, session_key, now)
-    _check_fields(fields, row, site, now)
+    row = _nonce_take(fields.nonce, binding, now)
+    _check_fields(parsed, row, site, now)
     if _signer_is(fields.address, message, signature):
         return Verified(address=fields.address, chain_id=fields.chain_id, contract_wallet=False)
     if _contract_wallet_signed(fields, message, signature):
