@@ -22,6 +22,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("market/", include("licensing.urls")),
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("healthz", healthz_view(HEALTH_CHECKS), name="healthz"),
