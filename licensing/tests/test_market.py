@@ -106,7 +106,7 @@ def test_each_card_has_name_organization_task_summary_cheapest_offer_per_kind_an
     assert "Alpha Models · Classification" in page
     assert "Flags card transactions" in page
     assert "from 0.05 ETH" in page
-    assert "held by its cap table" in page
+    assert "not for sale" in page
     assert 'href="/market/alpha/fraud-detector/"' in page
 
 
