@@ -228,3 +228,10 @@ def test_the_csp_watch_sees_an_inline_script_the_policy_refuses(stocked, browser
     assert any("script-src" in text for text in watch.violations), watch.violations
     with pytest.raises(AssertionError, match="Content-Security-Policy violations"):
         watch.assert_clean()
+
+
+def test_the_api_docs_run_under_the_policy(transactional_db, page):
+    """Swagger UI (django-ninja's bundled copy) draws the API under the site's policy."""
+    page.goto("/api/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert page.locator(".swagger-ui .opblock").count() > 5
