@@ -235,3 +235,18 @@ def test_the_api_docs_run_under_the_policy(transactional_db, page):
     page.goto("/api/docs")
     page.locator(".swagger-ui .info .title").wait_for()
     assert page.locator(".swagger-ui .opblock").count() > 5
+
+
+def test_assert_accessible_names_each_serious_violation(transactional_db, page):
+    page.goto("/market/")
+    page.evaluate(
+        """() => {
+            const field = document.createElement("input");
+            field.type = "text";
+            field.className = "unlabelled";
+            document.querySelector("main").append(field);
+        }"""
+    )
+    expected = r"- label \(critical\): Form elements must have labels \[\.unlabelled\]"
+    with pytest.raises(AssertionError, match=expected):
+        assert_accessible(page)
