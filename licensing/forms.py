@@ -38,7 +38,7 @@ class MarketFilterForm(forms.Form):
         self.fields["network"].choices = [("", "Any network")] + [
             (str(network.pk), network.name) for network in choices.networks
         ]
-        self.fields["currency"].choices = [("", "Any (price in native coin)")] + [
+        self.fields["currency"].choices = [("", "Any (native coin)")] + [
             (symbol, symbol) for symbol in choices.currency_symbols
         ]
         units = "In whole units of the currency chosen (0.05, 12.5); with any currency, of "
