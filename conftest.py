@@ -145,12 +145,17 @@ def browser(chromium_path):
 
 @pytest.fixture
 def page(browser, transactional_db, live_server):
-    """A fresh browser context (no cookies) on the live server, 1280x900."""
+    """A fresh browser context (no cookies) on the live server, 1280x900. The test fails at its
+    end when any page of it broke the Content-Security-Policy (``browser.CspWatch``)."""
+    from portal.tests.browser import CspWatch
+
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
     context.set_default_timeout(15_000)
+    csp = CspWatch(context)
     page = context.new_page()
     yield page
     context.close()
+    csp.assert_clean()
 
 
 @pytest.fixture(scope="module")
