@@ -32,8 +32,10 @@ API of ``InjectedWallet`` (the fixture's value):
   4001, as if the person pressed "Reject".
 - ``drop_next_transaction()``: the next ``eth_sendTransaction`` returns a hash that never mines
   (sent with automine off, then removed from the pool with ``anvil_dropTransaction``).
-- ``skip_estimation(gas=500_000)``: send transactions with this gas limit, so one that would
-  revert is mined and reverts (as when someone confirms despite the wallet's warning).
+- ``skip_estimation(gas=500_000)``: send transactions with this gas limit instead of the
+  estimate (plus 20%) the wallet asks the node for first, so one that would revert is mined and
+  reverts (as when someone confirms despite the wallet's warning); without it, an estimate that
+  reverts refuses the transaction (``-32603`` with the revert data), as wallets do.
 - ``before_send``: a callable run with the transaction dict just before it is forwarded (to
   change the chain under the page: raise a price...).
 - ``requests``: every ``(method, params)`` the page asked, in order; ``sent``: hashes sent.
@@ -319,8 +321,12 @@ class InjectedWallet:
                 INVALID_PARAMS,
                 f"Invalid chainId {tx['chainId']}: the wallet is on {hex(self.chain_id)}.",
             )
-        if self._gas and "gas" not in tx:
-            tx["gas"] = hex(self._gas)
+        if "gas" not in tx:
+            if self._gas:
+                tx["gas"] = hex(self._gas)
+            else:  # as wallets do: a transaction that would revert is refused, not sent
+                estimate = int(self._forward("eth_estimateGas", [tx], wrap=True), 16)
+                tx["gas"] = hex(estimate * 6 // 5)
         if self.before_send is not None:
             self.before_send(tx)
         if self._drop_next:

@@ -172,7 +172,7 @@ function start() {
         item.replaceChildren(`${label}: ${words || st} · `, txLink(hash, body.explorer_url));
         if (st === "confirmed" || (goal === "mined" && st === "mined")) return true;
         if (st === "reverted") {
-          item.lastReason = `Reverted: ${body.reason || "the contract refused it."} Nothing was bought.`;
+          item.lastReason = `Reverted: ${body.reason || "the contract refused it; nothing was bought."}`;
           return false;
         }
         if (st === "dropped" && dropped >= DROPPED_AFTER) {
