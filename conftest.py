@@ -15,7 +15,7 @@ import pytest
 from chain.testing.required import require_service
 
 # The chain fixtures (anvil, chain_node, deployed, chain, market), shared by every app's tests.
-pytest_plugins = ["chain.testing.fixtures"]
+pytest_plugins = ["chain.testing.fixtures", "portal.tests.wallet"]
 
 ROOT = Path(__file__).resolve().parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -3,11 +3,12 @@
 from django.urls import path
 
 from licensing import views
+from licensing.purchase_views import purchase_urlpatterns
 
 app_name = "market"
 
 urlpatterns = [
     path("", views.market_list, name="list"),
-    path("offers/<int:pk>/buy/", views.offer_buy, name="buy"),
+    *purchase_urlpatterns,  # the buy page and its endpoints
     path("<slug:org_slug>/<slug:model_slug>/", views.market_detail, name="detail"),
 ]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from licensing import market
 from licensing.forms import MarketFilterForm
-from licensing.models import Offer
 
 DEFAULT_PAGE_SIZE = 12
 
@@ -35,10 +34,3 @@ def market_detail(request, org_slug: str, model_slug: str):
     if model is None:
         raise Http404("No such model on the marketplace.")
     return render(request, "market/detail.html", {"view": market.model_page(model=model)})
-
-
-def offer_buy(request, pk: int):
-    """Placeholder until the purchase flow lands: the offer and a way back."""
-    offers = Offer.objects.filter(model__in=market.listed_models()).select_related("model")
-    offer = get_object_or_404(offers.select_related("model__organization"), pk=pk)
-    return render(request, "market/buy.html", {"offer": offer})

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_utils import is_checksum_address
+from eth_utils import is_checksum_address, to_checksum_address
 from siwe import SiweMessage, generate_nonce
 from siwe.parsed import RegExpParsedMessage
 from siwe.siwe import InvalidSignature, check_contract_wallet_signature
@@ -131,6 +131,22 @@ def check_address(address: str, field: str = "address") -> str:
     return address
 
 
+def wallet_address(address: str) -> str:
+    """A wallet's address as EIP-55 writes it. Wallets hand pages all-lowercase addresses
+    (``eth_requestAccounts``), so one case throughout is taken as is; a mixed-case address
+    must be a right checksum (a wrong one is a mistyped address)."""
+    if not isinstance(address, str) or not ADDRESS.match(address):
+        _fail(
+            SiweErrorCode.MALFORMED_MESSAGE,
+            "The address is not a 0x-prefixed 20-byte address.",
+            "address",
+        )
+    digits = address[2:]
+    if digits in (digits.lower(), digits.upper()):
+        return to_checksum_address(address)
+    return check_address(address)
+
+
 def challenge_issue(
     *,
     binding: str,
@@ -147,7 +163,7 @@ def challenge_issue(
     if not binding:
         raise ValueError("a nonce needs the session's binding")
     if address:
-        check_address(address)
+        address = wallet_address(address)
     chain_rpc_url(chain_id)
     if secrets.randbelow(PURGE_ONE_IN) == 0:
         SiweNonce.objects.filter(expires_at__lt=now - KEEP_EXPIRED).delete()

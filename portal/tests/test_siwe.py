@@ -266,8 +266,17 @@ def test_an_address_not_eip55(client, wallet):
     _rejected(verify(client, message, wallet.sign(message)), "siwe_address_not_eip55", 400)
 
 
-def test_a_nonce_request_with_an_address_not_eip55(client, wallet):
-    _rejected(challenge(client, CHAIN_ID, wallet.address.lower()), "siwe_address_not_eip55", 400)
+def test_a_nonce_request_takes_a_wallets_lowercase_address_and_checksums_it(client, wallet):
+    # wallets hand pages lowercase addresses: the message to sign has the EIP-55 one
+    fields = challenge(client, CHAIN_ID, wallet.address.lower()).json()
+    assert f"\n{wallet.address}\n" in fields["message"]
+    assert verify(client, fields["message"], wallet.sign(fields["message"])).status_code == 200
+
+
+def test_a_nonce_request_with_a_wrong_checksum_or_no_address(client, wallet):
+    mangled = wallet.address[:2] + wallet.address[2:].swapcase()
+    if mangled[2:] not in (mangled[2:].lower(), mangled[2:].upper()):
+        _rejected(challenge(client, CHAIN_ID, mangled), "siwe_address_not_eip55", 400)
     _rejected(challenge(client, CHAIN_ID, "0x1234"), "siwe_malformed_message", 400)
 
 

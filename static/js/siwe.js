@@ -87,7 +87,8 @@ async function start() {
       icon.height = 24;
       button.append(icon);
     }
-    button.append(`Sign in with ${info.name || "your wallet"}`);
+    const verb = root.dataset.process === "connect" ? "Link" : "Sign in with";
+    button.append(`${verb} ${info.name || "your wallet"}`);
     button.addEventListener("click", () => signIn(provider));
     item.append(button);
     list.append(item);

@@ -1,0 +1,35 @@
+"""Licensing's error codes (see ``portal.errors`` for the vocabulary)."""
+
+from __future__ import annotations
+
+from portal.errors import ErrorCode
+
+
+class PurchaseErrorCode(ErrorCode):
+    """Preparing a purchase and following its transaction (``licensing.services.purchase``)."""
+
+    OFFER_NOT_PURCHASABLE = (
+        "offer_not_purchasable",
+        409,
+        "This offer is not on sale on chain (inactive, or not published there yet).",
+    )
+    SOLD_OUT = ("sold_out", 409, "This offer is sold out.")
+    WRONG_KIND = (
+        "wrong_kind",
+        409,
+        "Ownership shares are not sold; only licenses, passes and credits.",
+    )
+    BAD_AMOUNT = ("bad_amount", 422, "The amount is a whole number of units from 1 to 1000.")
+    BAD_BUYER_ADDRESS = (
+        "bad_buyer_address",
+        422,
+        "The buyer is an EVM address (0x and 40 hex digits, EIP-55 checksummed when mixed case), "
+        "not the zero address.",
+    )
+    BAD_TX_HASH = ("bad_tx_hash", 422, "A transaction hash is 0x and 64 hex digits.")
+    BAD_REVERT_DATA = ("bad_revert_data", 422, "Revert data is 0x-prefixed hex bytes.")
+    NODE_UNAVAILABLE = (
+        "node_unavailable",
+        503,
+        "The chain node of this offer's network cannot be reached; try again in a moment.",
+    )
