@@ -1,3 +1,11 @@
 """Licensing's admins, one module per area (each registers its own)."""
 
-from licensing.admin import dashboard, operations, projections, publishing, terms, tokenomics  # noqa: F401
+from licensing.admin import (  # noqa: F401
+    dashboard,
+    operations,
+    projections,
+    publishing,
+    seats,
+    terms,
+    tokenomics,
+)

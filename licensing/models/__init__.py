@@ -17,6 +17,7 @@ from licensing.models.chain_state import (
     VaultEntry,
 )
 from licensing.models.rollups import CreditTotal, CustomerTotal, RevenueDay
+from licensing.models.seats import Seat
 from licensing.models.tokenomics import (
     Contributor,
     Currency,
@@ -53,6 +54,7 @@ __all__ = [
     "PublishedVersion",
     "RevenueDay",
     "Sale",
+    "Seat",
     "ShareAllocation",
     "VaultEntry",
 ]

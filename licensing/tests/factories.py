@@ -44,6 +44,7 @@ from licensing.models import (
     PublishedVersion,
     PublishStep,
     Sale,
+    Seat,
     ShareAllocation,
     VaultEntry,
 )
@@ -543,3 +544,38 @@ def publish_step_row(organization, marker: str) -> PublishStep:
         payload={"target": "model", "function": "registerModel", "state": {}},
         transaction=transaction,
     )
+
+
+# --- seats (licensing/admin/seats.py) ---
+
+
+def treasury_of(organization) -> str:
+    """The organization's treasury, given one (a random address) if it has none."""
+    if not organization.treasury_address:
+        organization.treasury_address = checksum(address())
+        organization.save(update_fields=["treasury_address"])
+    return organization.treasury_address
+
+
+def treasury_license(organization, marker: str, *, seats: int = 3) -> License:
+    """A valid license of an offer whose terms give ``seats`` wallets, held by the treasury."""
+    offer = offer_for(organization, marker, "seated")
+    LicenseTerms.objects.filter(pk=offer.terms_id).update(seats=seats)
+    return License.objects.create(
+        network=offer.network,
+        token_address=TOKEN_ADDRESS,
+        token_id=offer.token_id,
+        holder=treasury_of(organization),
+        expires_at=EXPIRES_AT,
+        block_number=7,
+    )
+
+
+@tenant_row_factory(Seat)
+def seat_row(organization, marker: str) -> Seat:
+    from licensing.services.seats import seat_add
+
+    license = treasury_license(organization, marker)
+    wallet = checksum(address())
+    label = f"{marker} seat"
+    return seat_add(organization=organization, license=license, wallet=wallet, label=label)
