@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from chain.choices import OfferKind
 from chain.testing.devnode import AnvilNode
 from chain.testing.market import DAY, LICENSE_NATIVE, MODEL, PASS_TOKEN
-from portal.tests.browser import screenshot
+from portal.tests.browser import assert_accessible, screenshot
 
 pytestmark = [pytest.mark.requires_browser]
 
@@ -167,6 +167,7 @@ def test_buy_a_license_in_the_native_coin_pending_then_confirmed_after_the_sync(
     shop.sync()
     expect(status).to_contain_text("Done: The Monthly license for 30 days.")
     expect(status).to_contain_text("Buy Monthly license: confirmed")
+    assert_accessible(page)
     screenshot(page, "buy-native-confirmed")
     assert shop.env.token.functions.balanceOf(shop.env.acct.alice, LICENSE_NATIVE).call() == 1
 
@@ -199,6 +200,7 @@ def test_a_rejected_signature_says_so(buy_page):
 
     expect(status).to_contain_text("You rejected the request in your wallet.")
     expect(status).to_have_class("buy-status is-error")
+    assert_accessible(page)
     screenshot(page, "buy-rejected")
     assert buy_page.wallet.sent == []
 
@@ -266,4 +268,5 @@ def test_the_buy_page_at_phone_width(buy_page):
 
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways at phone width ({width}px)"
+    assert_accessible(page)
     screenshot(page, "buy-phone")
