@@ -396,3 +396,53 @@ def test_the_crypto_backend_is_coincurve():
     from eth_keys.backends import get_backend
 
     assert type(get_backend()).__name__ == "CoinCurveECCBackend"
+
+
+# --- the fast reader agrees with the library's grammar ---
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(
+    statement=st.one_of(st.none(), st.text(max_size=40)),
+    domain=st.sampled_from(["testserver", "a.example:8000", "xn--bcher-kva.example", "bad host"]),
+    uri=st.sampled_from(["http://testserver/", "https://a.example/x?y=1#z", "not a uri", "urn:x"]),
+    request_id=st.one_of(st.none(), st.text(max_size=12)),
+    resources=st.one_of(
+        st.none(), st.lists(st.sampled_from(["https://a.example/r", "ipfs://x"]), max_size=2)
+    ),
+)
+def test_what_the_fast_reader_accepts_the_grammar_accepts(
+    statement, domain, uri, request_id, resources
+):
+    from siwe import SiweMessage
+
+    from portal.errors import DomainError
+    from portal.siwe.services import parse_message
+
+    wallet = Wallet()
+    fields = {
+        "domain": domain,
+        "address": wallet.address,
+        "statement": statement,
+        "uri": uri,
+        "version": "1",
+        "chain_id": CHAIN_ID,
+        "nonce": "abcdefgh12345678",
+        "issued_at": "2026-12-03T12:00:00.000Z",
+        "request_id": request_id,
+        "resources": resources,
+    }
+    text = SiweMessage.model_construct(**fields).prepare_message()
+    try:
+        ours = parse_message(text).fields
+    except DomainError:
+        return  # refused: nothing to compare
+    strict = SiweMessage.from_message(text, abnf=True)  # raises if the grammar refuses it
+    assert strict.prepare_message() == text
+    assert (ours.domain, ours.address, ours.statement, str(ours.uri), ours.nonce) == (
+        strict.domain,
+        strict.address,
+        strict.statement,
+        str(strict.uri),
+        strict.nonce,
+    )
