@@ -42,6 +42,7 @@ from chain.choices import TxStatus
 from chain.client import web3_for
 from chain.models import Network, OutboundTransaction, SenderState
 from chain.operator import operator_account
+from chain.reverts import mined_revert
 
 logger = logging.getLogger(__name__)
 
@@ -196,37 +197,16 @@ def _finish_mined(tick: Tick, row: OutboundTransaction, mined_hash, receipt) -> 
 
 
 def _replay_reason(w3, row, receipt) -> str:
-    """Why a mined transaction reverted: its trace where the node offers one, else the call
-    replayed before and after its block (an earlier transaction in the block may be the cause)."""
-    traced = _traced_revert(w3, receipt["transactionHash"])
-    if traced is not None:
-        return traced
+    """Why a mined transaction of ours reverted (``chain.reverts.mined_revert``)."""
     call = {"from": row.sender, "data": row.data, "value": int(row.value), "gas": row.gas_limit}
     if row.to:
         call["to"] = row.to
-    for block in (max(receipt["blockNumber"] - 1, 0), receipt["blockNumber"]):
-        try:
-            w3.eth.call(call, block_identifier=block)
-        except (ContractLogicError, Web3RPCError) as exc:  # custom errors included
-            return _reason(exc)
-    return "reverted on chain (out of gas, or the state changed before it was mined)"
-
-
-def _traced_revert(w3, tx_hash) -> str | None:
-    try:
-        response = w3.provider.make_request(
-            "debug_traceTransaction", [tx_hash.to_0x_hex(), {"tracer": "callTracer"}]
-        )
-    except TRANSIENT:
-        return None
-    trace = response.get("result") if isinstance(response, dict) else None
-    output = trace.get("output") if isinstance(trace, dict) else None
-    if not output or output == "0x":
-        return None
-    try:
-        return str(decode_revert(output))
-    except ValueError:
-        return None
+    found = mined_revert(
+        w3, tx_hash=receipt["transactionHash"], call=call, block_number=receipt["blockNumber"]
+    )
+    if found is None:
+        return "reverted on chain (out of gas, or the state changed before it was mined)"
+    return str(found)
 
 
 def _replace(tick: Tick, row: OutboundTransaction) -> None:

@@ -36,7 +36,6 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import (
-    ContractLogicError,
     TransactionNotFound,
     Web3Exception,
     Web3RPCError,
@@ -46,6 +45,7 @@ from chain import abi
 from chain.choices import OfferKind
 from chain.client import web3_for
 from chain.models import Deployment, IndexedEvent, Network
+from chain.reverts import mined_revert
 from licensing.amounts import format_amount, format_duration
 from licensing.errors import PurchaseErrorCode
 from licensing.models import ChainOffer, Currency, License, Offer
@@ -413,29 +413,18 @@ def explorer_link(network: Network, tx_hash: str) -> str:
 
 
 def _revert_reason(w3: Web3, tx: dict, receipt: dict, currency) -> str:
-    """Why a mined transaction reverted: its trace, else the call replayed before and after its
-    block (as the outbox's sender does for its own transactions)."""
-    tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
-    try:
-        trace = w3.provider.make_request(
-            "debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}]
-        )
-        output = (trace.get("result") or {}).get("output")
-        if output and output != "0x":
-            return explain(abi.decode_revert(output), currency=currency)
-    except (*NODE_ERRORS, AttributeError, TypeError):
-        pass
+    """Why a mined purchase reverted, in words (``chain.reverts.mined_revert``)."""
     call = {"from": tx["from"], "to": tx["to"], "data": HexBytes(tx["input"]).to_0x_hex()}
     call.update(value=int(tx.get("value", 0)), gas=int(tx["gas"]))
-    for block in (max(receipt["blockNumber"] - 1, 0), receipt["blockNumber"]):
-        try:
-            w3.eth.call(call, block_identifier=block)
-        except (ContractLogicError, Web3RPCError) as exc:
-            try:
-                return explain(abi.decode_revert(exc), currency=currency)
-            except ValueError:
-                continue
-    return "It ran out of gas, or the chain changed between sending and mining; nothing was bought."
+    found = mined_revert(
+        w3, tx_hash=receipt["transactionHash"], call=call, block_number=receipt["blockNumber"]
+    )
+    if found is None:
+        return (
+            "It ran out of gas, or the chain changed between sending and mining; nothing was "
+            "bought."
+        )
+    return explain(found, currency=currency)
 
 
 def purchase_status(*, network: Network, tx_hash: Any, currency=None) -> TxProgress:
