@@ -220,7 +220,7 @@ class RevenueLine:
     @property
     def withdrawable_text(self) -> str:
         if self.withdrawable is None:
-            return "unknown (the node cannot be reached)"
+            return f"{self.currency.symbol}: unknown (the node cannot be reached)"
         return format_amount(self.withdrawable, self.currency)
 
     @property
