@@ -10,8 +10,8 @@ vault pays ``msg.sender``, so the wallet must send it from ``account``.
 ``withdraw_status(*, currency, tx_hash)`` follows the transaction with the purchase's ladder
 (``licensing.services.purchase.purchase_status``: pending, mined, confirmed once the sync
 indexed an event of it, reverted with the reason in words, dropped), worded for a withdrawal,
-and once confirmed adds what the account can withdraw now. Neither writes a row (so neither is
-atomic).
+and once confirmed adds what the account can withdraw now and has withdrawn so far. Neither
+writes a row (so neither is atomic).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Sum
 from eth_utils import to_checksum_address
 from web3 import Web3
 
@@ -28,8 +29,9 @@ from chain import abi
 from chain.client import web3_for
 from licensing.account import NODE_ERRORS, read_withdrawable, vault_of, wallets_of
 from licensing.amounts import format_amount
+from licensing.choices import LedgerKind
 from licensing.errors import WithdrawErrorCode
-from licensing.models import Currency
+from licensing.models import Currency, VaultEntry
 from licensing.services.purchase import PreparedTransaction, TxProgress, TxState, purchase_status
 from portal.errors import DomainError, detail
 from portal.validators import validate_eth_address
@@ -121,9 +123,14 @@ def withdraw_prepare(*, user, account: Any, currency: Any) -> PreparedWithdrawal
 class WithdrawProgress:
     progress: TxProgress
     withdrawable: str = ""  # once confirmed: what the account can withdraw now ("0 ETH")
+    withdrawn: str = ""  # once confirmed: what it has withdrawn so far (the ledger's moves)
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.progress.as_json(), "withdrawable": self.withdrawable}
+        return {
+            **self.progress.as_json(),
+            "withdrawable": self.withdrawable,
+            "withdrawn": self.withdrawn,
+        }
 
 
 REVERTED = "Reverted: the vault refused the withdrawal; nothing was paid out."
@@ -152,4 +159,12 @@ def withdraw_status(*, user, currency: Any, tx_hash: Any, account: Any = None) -
         )
     except NODE_ERRORS:
         return WithdrawProgress(progress)
-    return WithdrawProgress(progress, format_amount(left, currency))
+    withdrawn = VaultEntry.objects.filter(
+        network=currency.network,
+        account=account,
+        currency__iexact=currency.chain_address,
+        kind=LedgerKind.WITHDRAWN,
+    ).aggregate(total=Sum("amount", default=0))["total"]
+    return WithdrawProgress(
+        progress, format_amount(left, currency), format_amount(withdrawn, currency)
+    )

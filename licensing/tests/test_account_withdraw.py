@@ -13,6 +13,7 @@ from chain.models import Network
 from chain.testing.devnode import free_port
 from chain.testing.market import LICENSE_NATIVE, SHARES
 from licensing import account
+from licensing.amounts import format_amount
 from licensing.models import Currency, VaultEntry
 from licensing.services.withdraw import withdraw_prepare, withdraw_status
 from portal.errors import DomainError
@@ -159,6 +160,7 @@ def test_a_withdrawal_is_mined_then_confirmed_after_the_sync_and_the_balance_is_
     ).json()
     assert status["status"] == "confirmed"
     assert status["withdrawable"] == "0 ETH"
+    assert status["withdrawn"] == format_amount(owed, shop.eth)
     withdrawn = VaultEntry.objects.get(account=alice, kind="withdrawn")
     assert int(withdrawn.amount) == owed
     (line,) = account.revenue_of(wallets=[alice]).lines

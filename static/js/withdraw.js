@@ -61,7 +61,7 @@ function start() {
   }
 
   async function withdraw(button) {
-    const { account, currency, network, target } = button.dataset;
+    const { account, currency, network, target, withdrawnTarget } = button.dataset;
     const chain = chains[network];
     show("", "Looking for a wallet in this browser…");
     const wallet = await provider();
@@ -141,6 +141,8 @@ function start() {
         if (st === "confirmed") {
           const cell = document.getElementById(target);
           if (cell && body.withdrawable) cell.textContent = body.withdrawable;
+          const sum = document.getElementById(withdrawnTarget);
+          if (sum && body.withdrawn) sum.textContent = body.withdrawn;
           const done = document.createElement("span");
           done.className = "help";
           done.textContent = "Withdrawn";
