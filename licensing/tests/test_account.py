@@ -4,8 +4,10 @@ page needs a sign-in, empty states, statuses, the renew link, paging, and fixed 
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from allauth.socialaccount.models import SocialAccount
@@ -152,7 +154,7 @@ def test_a_user_sees_every_wallet_of_theirs_and_nothing_of_another_user(
     _credits(shelf["credits"], second, -30)
     _sale(shelf["license"], first, paid=ETH // 100)
     _license(shelf["leak"], theirs, now + 20 * DAY)
-    _credits(shelf["credits"], theirs, 999)
+    _credits(shelf["credits"], theirs, 424_242)
     _sale(shelf["leak"], theirs, paid=7 * ETH)
     client.force_login(user)
 
@@ -181,7 +183,7 @@ def test_a_user_sees_every_wallet_of_theirs_and_nothing_of_another_user(
     # and nothing of the stranger's
     assert "LEAK" not in text
     assert theirs not in text
-    assert "999" not in text
+    assert "424242" not in text
 
 
 def test_statuses_expiry_and_the_renew_link(client, django_user_model, shelf):
@@ -294,3 +296,23 @@ def test_the_page_costs_the_same_queries_with_more_licenses_credits_and_purchase
 
     assert client.get(URL).context["view"].purchases.paginator.count == 7
     assert few == many
+
+
+def test_the_account_templates_have_no_inline_script_style_or_handler():
+    root = Path(__file__).resolve().parents[2] / "templates" / "customer"
+    templates = sorted(root.glob("*.html"))
+    assert templates
+    for template in templates:
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template
+        assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", text), template
+
+
+def test_the_page_is_sent_with_the_content_security_policy(client, django_user_model):
+    user, _ = _customer(django_user_model, "csp")
+    client.force_login(user)
+
+    response = client.get(URL)
+
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert response["Cache-Control"].startswith("max-age=0")
