@@ -33,3 +33,34 @@ class PurchaseErrorCode(ErrorCode):
         503,
         "The chain node of this offer's network cannot be reached; try again in a moment.",
     )
+
+
+class WithdrawErrorCode(ErrorCode):
+    """Preparing a revenue withdrawal from "My account" (``licensing.services.withdraw``)."""
+
+    NOT_YOUR_WALLET = (
+        "not_your_wallet",
+        403,
+        "The account is not one of the wallets linked to your sign-in.",
+    )
+    BAD_WITHDRAW_ACCOUNT = (
+        "bad_withdraw_account",
+        422,
+        "The account is an EVM address (0x and 40 hex digits, EIP-55 checksummed when mixed case).",
+    )
+    UNKNOWN_CURRENCY = (
+        "unknown_currency",
+        422,
+        "The currency is not one the portal knows on an active network.",
+    )
+    NO_VAULT = ("no_vault", 409, "The revenue vault is not deployed on this network.")
+    NOTHING_TO_WITHDRAW = (
+        "nothing_to_withdraw",
+        409,
+        "This wallet has nothing to withdraw in this currency.",
+    )
+    VAULT_NODE_UNAVAILABLE = (
+        "vault_node_unavailable",
+        503,
+        "The chain node of this network cannot be reached to read the vault; try again.",
+    )
