@@ -47,7 +47,7 @@ def test_a_customer_signs_in_with_a_wallet_and_links_another(page, wallet, porta
 
     # then they are back on the marketplace, signed in, with an account for the wallet
     page.wait_for_url(_at("/market/"))
-    expect(page.get_by_role("link", name="Wallets")).to_be_visible()
+    expect(page.get_by_role("link", name="My account")).to_be_visible()
     account = SocialAccount.objects.get(provider="siwe")
     assert account.uid == Web3.to_checksum_address(wallet.account)
     assert [m for m, _ in wallet.requests if m == "personal_sign"] == ["personal_sign"]
@@ -84,7 +84,7 @@ def test_a_wallet_on_another_chain_is_asked_to_switch(page, wallet, portal_chain
 
     _sign_in_button(page).click()
 
-    expect(page.get_by_role("link", name="Wallets")).to_be_visible()
+    expect(page.get_by_role("link", name="My account")).to_be_visible()
     assert wallet.chain_id == portal_chain.chain_id
     asked = [params for method, params in wallet.requests if method == "wallet_switchEthereumChain"]
     assert asked
