@@ -21,8 +21,8 @@ HEALTH_CHECKS = {
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
-    path("", include("portal.siwe.urls")),
     path("accounts/", include("allauth.urls")),
+    path("_allauth/", include("portal.siwe.headless_urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("market/", include("licensing.urls")),
     path("account/", include("licensing.account_views")),

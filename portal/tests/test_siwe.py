@@ -446,3 +446,14 @@ def test_what_the_fast_reader_accepts_the_grammar_accepts(
         str(strict.uri),
         strict.nonce,
     )
+
+
+def test_the_sign_in_page_has_one_address():
+    from django.urls import Resolver404, resolve, reverse
+
+    assert reverse("siwe_login") == "/accounts/siwe/login/"
+    assert reverse("siwe_headless_app_nonce") == "/_allauth/app/v1/auth/siwe/nonce"
+    # allauth mounts a provider's urls under accounts/ itself: nothing is mounted twice
+    for doubled in ("/accounts/accounts/siwe/login/", "/accounts/_allauth/app/v1/auth/siwe/nonce"):
+        with pytest.raises(Resolver404):
+            resolve(doubled)
