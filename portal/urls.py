@@ -25,6 +25,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("market/", include("licensing.urls")),
+    path("account/keys/", include("portal.customer_keys")),
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("healthz", healthz_view(HEALTH_CHECKS), name="healthz"),
