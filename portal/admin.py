@@ -146,10 +146,28 @@ class MembershipAdmin(TenantAdminMixin, ServiceAdmin):
         return super().response_add(request, obj, post_url_continue)
 
 
+class ApiKeyKindFilter(admin.SimpleListFilter):
+    """Superusers tell organizations' keys from customers' own keys (staff see only the former)."""
+
+    title = "belongs to"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("organization", "An organization"), ("customer", "A customer")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("organization", "customer"):
+            return queryset.filter(organization__isnull=self.value() == "customer")
+        return queryset
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(TenantAdminMixin, ServiceAdmin):
+    """Staff see and make their organizations' keys only (the tenant scoping filters on the
+    organization, so a customer's key, which has none, never shows); superusers see all."""
+
     list_display = [
-        "name", "prefix_shown", "organization", "owner", "scope_list", "state",
+        "name", "prefix_shown", "belongs_to", "owner", "scope_list", "state",
         "expires_at", "last_used_at", "created_at",
     ]  # fmt: skip
     list_filter = ["organization", "revoked_at"]
@@ -165,6 +183,19 @@ class ApiKeyAdmin(TenantAdminMixin, ServiceAdmin):
     @admin.display(description="Key")
     def prefix_shown(self, obj):
         return f"mlp_{obj.prefix}_…"
+
+    @admin.display(description="Organization", ordering="organization__name")
+    def belongs_to(self, obj):
+        return obj.organization.name if obj.organization_id else "— (a customer's own key)"
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        return [ApiKeyKindFilter, *filters] if self._is_super(request) else filters
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "organization":
+            kwargs["required"] = True  # staff keys act for an organization (the service says so)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="Scopes")
     def scope_list(self, obj):

@@ -6,6 +6,7 @@ This module and ``portal.urls`` are the only places in ``portal`` that import ot
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from ninja import NinjaAPI, Router, Schema
 
@@ -37,7 +38,8 @@ router = Router(tags=["account"])
 class ApiKeyOut(Schema):
     name: str
     prefix: str
-    organization: str
+    kind: Literal["organization", "customer"]
+    organization: str | None  # the slug; null for a customer's own key
     scopes: list[str]
     expires_at: datetime | None
 
@@ -52,12 +54,14 @@ class OrganizationOut(Schema):
 
 @router.get("/key", response={200: ApiKeyOut, **errors(401)}, auth=ApiKeyAuth())
 def current_key(request):
-    """The API key this request is made with."""
+    """The API key this request is made with: an organization's key (`kind` "organization",
+    with its slug) or a customer's own key (`kind` "customer", `organization` null)."""
     key = request.auth
     return ApiKeyOut(
         name=key.name,
         prefix=key.prefix,
-        organization=key.organization.slug,
+        kind="customer" if key.is_customer_key else "organization",
+        organization=None if key.is_customer_key else key.organization.slug,
         scopes=key.scopes,
         expires_at=key.expires_at,
     )

@@ -73,6 +73,11 @@ class PortalErrorCode(ErrorCode):
     API_KEY_INACTIVE = ("api_key_inactive", 401, "The API key's organization or owner is inactive.")
     FORBIDDEN = ("forbidden", 403, "You may not do this.")
     INSUFFICIENT_SCOPE = ("insufficient_scope", 403, "The API key lacks a scope this needs.")
+    ORGANIZATION_KEY_REQUIRED = (
+        "organization_key_required",
+        403,
+        "This needs an organization's API key; a customer's key acts for no organization.",
+    )
     NOT_FOUND = ("not_found", 404, "Not found.")
     METHOD_NOT_ALLOWED = ("method_not_allowed", 405, "This endpoint does not answer that method.")
     PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "The request is too large.")

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower, Replace
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from portal.choices import ApiScope, OrganizationStatus, Role
+from portal.choices import CUSTOMER_SCOPES, ApiScope, OrganizationStatus, Role
 from portal.validators import validate_eth_address
 
 
@@ -68,11 +69,49 @@ class Membership(models.Model):
         return f"{self.user.email or self.user.get_username()} ({self.role}) in {self.organization}"
 
 
+def _scopes_beyond_customer_ones() -> models.Func:
+    """The scopes' JSON text with every customer scope, comma and space taken out: ``[]`` when
+    the key carries customer scopes only. Text functions, so SQLite and PostgreSQL agree (their
+    JSON containment lookups differ)."""
+
+    def text(value: str) -> models.Value:
+        return models.Value(value, output_field=models.TextField())
+
+    remainder = Cast("scopes", models.TextField())
+    for scope in CUSTOMER_SCOPES:
+        remainder = Replace(remainder, text(f'"{scope}"'), text(""))
+    for separator in (",", " "):
+        remainder = Replace(remainder, text(separator), text(""))
+    return remainder
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def of_customer(self, user) -> ApiKeyQuerySet:
+        """The customer's own keys (those without an organization)."""
+        return self.filter(owner=user, organization__isnull=True)
+
+    def live(self, now=None) -> ApiKeyQuerySet:
+        """Keys that still authenticate: not revoked, not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
 class ApiKey(models.Model):
-    """A bearer key that acts for one organization with a set of scopes; only its hash is kept."""
+    """A bearer key with a set of scopes; only its hash is kept.
+
+    An organization's key (made by its staff) acts for that organization; a customer's key has
+    no organization, belongs to the customer who made it and carries only customer scopes.
+    """
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="api_keys"
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        null=True,
+        blank=True,
+        help_text="The organization the key acts for; empty for a customer's own key.",
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
@@ -86,9 +125,26 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    objects = ApiKeyQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(organization__isnull=False)
+                | models.Q(
+                    Exact(_scopes_beyond_customer_ones(), models.Value("[]", models.TextField()))
+                ),
+                name="api_key_customer_scopes_only",
+                violation_error_code="customer_scopes_only",
+                violation_error_message=(
+                    "A key without an organization carries only customer scopes: "
+                    + ", ".join(CUSTOMER_SCOPES)
+                    + "."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -97,5 +153,16 @@ class ApiKey(models.Model):
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
+    @property
+    def status(self) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.is_usable() else "expired"
+
     def has_scope(self, scope: ApiScope | str) -> bool:
         return str(scope) in self.scopes
+
+    @property
+    def is_customer_key(self) -> bool:
+        return self.organization_id is None

@@ -12,13 +12,13 @@ from allauth.account.forms import default_token_generator as password_reset_toke
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from portal.choices import ApiScope, OrganizationStatus, Role
+from portal.choices import CUSTOMER_SCOPES, ApiScope, OrganizationStatus, Role
 from portal.errors import DomainError, PortalErrorCode
 from portal.models import ApiKey, Membership, Organization
 from portal.validators import normalize_eth_address, validate_eth_address
@@ -218,6 +218,49 @@ def api_key_create(
     scopes: list[str],
     expires_at: datetime | None = None,
 ) -> IssuedApiKey:
+    """An organization's key (staff, in the admin): it acts for ``organization``."""
+    if organization is None:
+        raise ValidationError({"organization": "Choose the organization the key acts for."})
+    return _issue_key(
+        organization=organization,
+        owner=owner,
+        name=name,
+        scopes=_clean_scopes(scopes),
+        expires_at=expires_at,
+    )
+
+
+@transaction.atomic
+def customer_api_key_create(
+    *, owner, name: str, expires_at: datetime | None = None
+) -> IssuedApiKey:
+    """A customer's own key: no organization, the customer scopes, at most
+    ``CUSTOMER_API_KEYS_MAX`` live (neither revoked nor expired) at a time."""
+    if owner.is_staff or owner.is_superuser or not owner.is_active:
+        raise ValidationError(
+            "Staff make keys for their organization in the admin.", code="staff_owner"
+        )
+    # Lock the customer's row so two requests at once cannot both pass the cap (PostgreSQL).
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    cap = settings.CUSTOMER_API_KEYS_MAX
+    if ApiKey.objects.of_customer(owner).live().count() >= cap:
+        raise ValidationError(
+            f"You have {cap} live keys, the most you may hold. Revoke one you no longer use "
+            "to make another.",
+            code="too_many_keys",
+        )
+    return _issue_key(
+        organization=None,
+        owner=owner,
+        name=name,
+        scopes=list(CUSTOMER_SCOPES),
+        expires_at=expires_at,
+    )
+
+
+def _issue_key(
+    *, organization, owner, name: str, scopes: list[str], expires_at: datetime | None
+) -> IssuedApiKey:
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     prefix = secrets.token_hex(4)
@@ -228,7 +271,7 @@ def api_key_create(
         name=name.strip(),
         prefix=prefix,
         key_hash=_hash_key(raw_key),
-        scopes=_clean_scopes(scopes),
+        scopes=scopes,
         expires_at=expires_at,
     )
     api_key.full_clean()
@@ -243,6 +286,13 @@ def api_key_revoke(*, api_key: ApiKey) -> bool:
     )
     api_key.refresh_from_db(fields=["revoked_at"])
     return bool(updated)
+
+
+def customer_api_key_revoke(*, owner, api_key: ApiKey) -> bool:
+    """A customer revokes one of their own keys (anyone else's: ``PermissionDenied``)."""
+    if api_key.owner_id != owner.pk or api_key.organization_id is not None:
+        raise PermissionDenied("This key is not yours.")
+    return api_key_revoke(api_key=api_key)
 
 
 class ApiKeyRejected(DomainError):
@@ -262,8 +312,10 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey:
         raise ApiKeyRejected(PortalErrorCode.API_KEY_REVOKED)
     if api_key.expires_at is not None and api_key.expires_at <= now:
         raise ApiKeyRejected(PortalErrorCode.API_KEY_EXPIRED)
-    if not api_key.organization.is_active or not api_key.owner.is_active:
+    if not api_key.owner.is_active:
         raise ApiKeyRejected(PortalErrorCode.API_KEY_INACTIVE)
+    if api_key.organization is not None and not api_key.organization.is_active:
+        raise ApiKeyRejected(PortalErrorCode.API_KEY_INACTIVE)  # a customer's key has none
     _touch_last_used(api_key=api_key, now=now)
     return api_key
 

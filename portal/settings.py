@@ -357,6 +357,8 @@ if _unknown_checks:
 
 # --- API keys ---------------------------------------------------------------------------
 API_KEY_LAST_USED_RESOLUTION = env_int("API_KEY_LAST_USED_RESOLUTION", 60, minimum=0)
+# How many live (neither revoked nor expired) keys one customer may hold.
+CUSTOMER_API_KEYS_MAX = env_int("CUSTOMER_API_KEYS_MAX", 10, minimum=1)
 
 # --- Security (secure by default once DEBUG is off) -------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
