@@ -33,7 +33,7 @@ from eth_account.messages import encode_defunct
 from eth_utils import is_checksum_address, to_checksum_address
 from siwe import SiweMessage, generate_nonce
 from siwe.parsed import RegExpParsedMessage
-from siwe.siwe import InvalidSignature, check_contract_wallet_signature
+from siwe.siwe import InvalidSignature, _validate_rfc3986_uri, check_contract_wallet_signature
 from web3 import Web3
 from web3.exceptions import Web3Exception
 from web3.providers import HTTPProvider
@@ -44,7 +44,23 @@ from portal.siwe.models import SiweNonce
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 NONCE = re.compile(r"^[A-Za-z0-9]{8,32}$")
-STATEMENT = re.compile(r"^[\x20-\x7e]*$")
+# EIP-4361's statement: 1*( reserved / unreserved / " " ); a request id: *pchar (RFC 3986)
+STATEMENT = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;= ]+$")
+REQUEST_ID = re.compile(r"^(?:[-._~!$&'()*+,;=:@A-Za-z0-9]|%[0-9A-Fa-f]{2})*$")
+# A subset of RFC 3986 URIs that is surely valid (scheme://host[:port]/path?query#fragment with
+# every percent sign encoding a byte); any other URI is checked against the full grammar.
+_PCHAR = r"(?:[-._~!$&'()*+,;=:@A-Za-z0-9]|%[0-9A-Fa-f]{2})"
+SIMPLE_URI = re.compile(
+    rf"^[A-Za-z][A-Za-z0-9+.\-]*://[A-Za-z0-9.\-]+(?::[0-9]{{1,5}})?"
+    rf"(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?$"
+)
+
+
+def _check_uri(value: str) -> None:
+    if not SIMPLE_URI.match(value):
+        _validate_rfc3986_uri(value)  # the library's grammar: slow, for unusual URIs only
+
+
 DOMAIN = re.compile(r"^[^\s/?#]+$")
 MAX_MESSAGE = 4096  # characters: a sign-in message is a few hundred
 KEEP_EXPIRED = timedelta(days=1)  # an expired nonce is still known (to say "expired"), then purged
@@ -225,10 +241,14 @@ def parse_message(message: str) -> Parsed:
         check_address(values["address"], field="message")
         statement = values["statement"]
         if statement is not None and not STATEMENT.match(statement):
-            raise ValueError("the statement is not printable ASCII")
+            raise ValueError("the statement has characters EIP-4361 does not allow")
+        if values["request_id"] is not None and not REQUEST_ID.match(values["request_id"]):
+            raise ValueError("the request id has characters EIP-4361 does not allow")
         if not DOMAIN.match(values["domain"]) or len(values["chain_id"]) > 19:
             raise ValueError("the domain or the chain id")
         values["chain_id"] = int(values["chain_id"])
+        for uri in [values["uri"], *(values["resources"] or [])]:
+            _check_uri(uri)
         times = [_moment(values[name]) for name in ("issued_at", "expiration_time", "not_before")]
     except DomainError:
         raise

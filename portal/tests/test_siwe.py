@@ -401,14 +401,30 @@ def test_the_crypto_backend_is_coincurve():
 # --- the fast reader agrees with the library's grammar ---
 
 
-@hypothesis_settings(max_examples=150, deadline=None)
+@hypothesis_settings(max_examples=400, deadline=None)
 @given(
-    statement=st.one_of(st.none(), st.text(max_size=40)),
+    statement=st.one_of(
+        st.none(), st.text(max_size=40), st.text(st.characters(max_codepoint=127), max_size=40)
+    ),
     domain=st.sampled_from(["testserver", "a.example:8000", "xn--bcher-kva.example", "bad host"]),
-    uri=st.sampled_from(["http://testserver/", "https://a.example/x?y=1#z", "not a uri", "urn:x"]),
-    request_id=st.one_of(st.none(), st.text(max_size=12)),
+    uri=st.sampled_from(
+        [
+            "http://testserver/",
+            "https://a.example/x?y=1#z",
+            "not a uri",
+            "urn:x",
+            "http://a b/",
+            "%zz",
+        ]
+    ),
+    request_id=st.one_of(
+        st.none(), st.text(st.sampled_from("abc%4F:@-_~!$&'()*+,;=zZ09 /?#"), max_size=12)
+    ),
     resources=st.one_of(
-        st.none(), st.lists(st.sampled_from(["https://a.example/r", "ipfs://x"]), max_size=2)
+        st.none(),
+        st.lists(
+            st.sampled_from(["https://a.example/r", "ipfs://x", "a b", "http://[::1/"]), max_size=2
+        ),
     ),
 )
 def test_what_the_fast_reader_accepts_the_grammar_accepts(
