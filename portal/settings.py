@@ -186,6 +186,9 @@ SIWE_CLOCK_SKEW = env_int("SIWE_CLOCK_SKEW", 60, minimum=0)  # seconds a wallet'
 SIWE_STATEMENT = env_str("SIWE_STATEMENT", f"Sign in to {PORTAL_NAME}.")
 SIWE_RATE_PER_CLIENT = env_str("SIWE_RATE_PER_CLIENT", "30/m")  # django-ratelimit rates
 SIWE_RATE_PER_WALLET = env_str("SIWE_RATE_PER_WALLET", "10/m")
+# Behind a proxy every request comes from the proxy's address: name the header that carries the
+# client's (django-ratelimit reads the first address of X-Forwarded-For from HTTP_X_FORWARDED_FOR).
+RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY", "REMOTE_ADDR")
 SIWE_LOGIN_REDIRECT_URL = env_str("SIWE_LOGIN_REDIRECT_URL", "/")
 # How portal asks the chain app, without importing it, for the networks a wallet may sign in
 # on and a network's node (to check contract wallets' signatures).
