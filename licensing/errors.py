@@ -64,3 +64,18 @@ class WithdrawErrorCode(ErrorCode):
         503,
         "The chain node of this network cannot be reached to read the vault; try again.",
     )
+
+
+class EntitlementErrorCode(ErrorCode):
+    """Why a caller may not use a model version now (``licensing.entitlement``)."""
+
+    NO_LICENSE = (
+        "no_license",
+        403,
+        "None of your wallets holds a license, a pass or credits for this model.",
+    )
+    LICENSE_EXPIRED = ("license_expired", 403, "Your license or pass for this model has expired.")
+    LICENSE_REVOKED = ("license_revoked", 403, "Your license for this model was revoked.")
+    TERMS_ENDED = ("terms_ended", 403, "The terms of your license for this model have ended.")
+    NO_CREDITS = ("no_credits", 402, "Your usage credits for this model are used up: buy more.")
+    VERSION_NOT_AVAILABLE = ("version_not_available", 409, "This version is not published.")

@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+from django.db import transaction
+
 from chain import abi
 from chain.choices import OfferKind
 from chain.fastsql import adapter, add_to_rows, insert_rows, upsert_rows
 from chain.handlers import on_batch, on_event, on_rollback
-from licensing import rollups
+from licensing import entitlement, rollups
 from licensing.choices import LedgerKind, LicenseChangeKind
 from licensing.models import (
     ChainModel,
@@ -487,6 +489,8 @@ def project_batch(events: list) -> None:
     for event in relevant:
         projector.feed(event)
     projector.flush()
+    # licenses, passes and credits changed: this process's cached decisions go at once
+    transaction.on_commit(entitlement.invalidate)
 
 
 # --- rollback ---
@@ -522,6 +526,7 @@ def rolled_back(*, network, fork_block: int, removed: list) -> None:
     for model_id in models:
         _recompute_model(network, model_id)
     rollups.recompute(network, removed)
+    transaction.on_commit(entitlement.invalidate)
 
 
 def _recompute_offer(network, address, token_id) -> None:

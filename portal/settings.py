@@ -190,6 +190,9 @@ SIWE_RATE_PER_WALLET = env_str("SIWE_RATE_PER_WALLET", "10/m")
 # client's (django-ratelimit reads the first address of X-Forwarded-For from HTTP_X_FORWARDED_FOR).
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY", "REMOTE_ADDR")
 SIWE_LOGIN_REDIRECT_URL = env_str("SIWE_LOGIN_REDIRECT_URL", "/")
+# --- Entitlement (licensing.entitlement): how stale a cached decision may be, at most ---------
+ENTITLEMENT_CACHE_SECONDS = env_int("ENTITLEMENT_CACHE_SECONDS", 5, minimum=0)
+ENTITLEMENT_CACHE_MAX_ENTRIES = env_int("ENTITLEMENT_CACHE_MAX_ENTRIES", 100_000, minimum=1)
 # How portal asks the chain app, without importing it, for the networks a wallet may sign in
 # on and a network's node (to check contract wallets' signatures).
 SIWE_CHAINS = "chain.client.active_chains"
