@@ -64,3 +64,13 @@ class WithdrawErrorCode(ErrorCode):
         503,
         "The chain node of this network cannot be reached to read the vault; try again.",
     )
+
+
+class ReceiptErrorCode(ErrorCode):
+    """Usage receipts and their proofs (``licensing.api``, ``licensing.services.settlement``)."""
+
+    RECEIPT_NOT_FOUND = (
+        "receipt_not_found",
+        404,
+        "No usage receipt with this id was made by you (your sign-in or your API keys).",
+    )
