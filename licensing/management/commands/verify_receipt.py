@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from chain.abi import contract_at
 from chain.client import web3_for
 from chain.models import Deployment, Network
 from licensing import selectors
@@ -22,8 +23,6 @@ def burns_with_root(*, network: Network, root: str) -> list[dict]:
     if deployment is None:
         raise CommandError(f"{TOKEN_CONTRACT} is not deployed on {network.name}")
     w3 = web3_for(network.rpc_url)
-    from chain.abi import contract_at
-
     token = contract_at(w3, TOKEN_CONTRACT, deployment.address)
     logs = token.events.CreditsBurned().get_logs(from_block=deployment.deploy_block)
     return [
