@@ -74,3 +74,12 @@ class RevocationReason(models.TextChoices):
     CUSTOMER_REQUEST = "customer_request", "The customer asked"
     ISSUED_IN_ERROR = "issued_in_error", "Issued in error"
     OTHER = "other", "Other (see the note)"
+
+
+class SettlementStatus(models.TextChoices):
+    """Where a closed usage period stands (``licensing.models.SettlementPeriod``)."""
+
+    QUEUED = "queued", "Burns queued"  # its burnCredits are in the outbox
+    SETTLED = "settled", "Settled"  # every burn mined and seen by the sync with the root
+    FAILED = "failed", "Failed"  # a burn failed or reverted (retry it from the outbox)
+    RECORDED = "recorded", "Recorded, nothing to burn"  # only license or pass uses

@@ -79,3 +79,13 @@ class EntitlementErrorCode(ErrorCode):
     TERMS_ENDED = ("terms_ended", 403, "The terms of your license for this model have ended.")
     NO_CREDITS = ("no_credits", 402, "Your usage credits for this model are used up: buy more.")
     VERSION_NOT_AVAILABLE = ("version_not_available", 409, "This version is not published.")
+
+
+class ReceiptErrorCode(ErrorCode):
+    """Usage receipts and their proofs (``licensing.api``, ``licensing.services.settlement``)."""
+
+    RECEIPT_NOT_FOUND = (
+        "receipt_not_found",
+        404,
+        "No usage receipt with this id was made by you (your sign-in or your API keys).",
+    )

@@ -5,11 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Q
 from django.utils import timezone
 
 from chain.choices import OfferKind
 from licensing.choices import LicenseChangeKind
-from licensing.models import ChainOffer, Currency, License, LicenseChange, LicenseTerms
+from licensing.models import (
+    ChainOffer,
+    CreditEntry,
+    Currency,
+    License,
+    LicenseChange,
+    LicenseTerms,
+    UsageReceipt,
+)
 from licensing.reasons import format_amount, format_time
 
 LOWER_PRICE_NEVER_BLOCKS = (
@@ -192,3 +201,112 @@ def renewal_summary(preview: RenewalPreview) -> list[str]:
     if preview.price_change == "down":
         lines.append(LOWER_PRICE_NEVER_BLOCKS)
     return lines
+
+
+# --- Usage receipts -------------------------------------------------------------------------
+
+
+def receipt_of_caller(*, receipt_id: str, user) -> UsageReceipt | None:
+    """The receipt ``receipt_id`` if ``user`` made it: signed in, or with one of their API keys
+    (a key's owner sees what every key of theirs made)."""
+    mine = Q(user=user) | Q(api_key__owner=user)
+    found = UsageReceipt.objects.filter(mine, receipt_id=receipt_id.lower())
+    return found.select_related("period", "network").first()
+
+
+@dataclass(frozen=True)
+class SettlementInfo:
+    """One burn of a receipt's period, as the outbox and the sync have it."""
+
+    holder: str
+    token_id: int
+    units: int
+    outbox_id: int
+    status: str
+    tx_hash: str
+    seen_by_sync: bool
+
+
+@dataclass(frozen=True)
+class ReceiptProof:
+    """A receipt, its leaf, and (once its period closed) the root, its proof, the burn of its
+    own holder and offer (none for a license or pass use), and whether the sync has seen a
+    CreditsBurned with the root (any holder's: the root is the period's)."""
+
+    receipt: UsageReceipt
+    leaf: dict
+    leaf_hash: str | None
+    root: str | None
+    proof: list[str]
+    settlements: list[SettlementInfo]
+    root_seen_by_sync: bool
+
+
+def receipt_proof(receipt: UsageReceipt) -> ReceiptProof:
+    """What proves ``receipt``: its leaf's values by name, and its period's root and proof."""
+    from licensing.merkle import StandardMerkleTree
+    from licensing.services.settlement import LEAF_NAMES, burn_seen
+
+    leaf = dict(zip(LEAF_NAMES, receipt.leaf(), strict=True))
+    period = receipt.period
+    if period is None:
+        return ReceiptProof(receipt, leaf, None, None, [], [], False)
+    tree = StandardMerkleTree.load(period.tree, validate=False)
+    settlements = [
+        SettlementInfo(
+            holder=s.holder,
+            token_id=int(s.token_id),
+            units=int(s.units),
+            outbox_id=s.transaction_id,
+            status=s.transaction.status,
+            tx_hash=s.transaction.tx_hash,
+            seen_by_sync=burn_seen(network_id=period.network_id, settlement=s, root=period.root),
+        )
+        for s in period.settlements.select_related("transaction").filter(
+            holder=receipt.holder, token_id=receipt.token_id
+        )
+    ]
+    root_seen = CreditEntry.objects.filter(
+        network_id=period.network_id, receipt_root=period.root.lower()
+    ).exists()
+    return ReceiptProof(
+        receipt=receipt,
+        leaf=leaf,
+        leaf_hash=tree.leaf(receipt.leaf_index),
+        root=period.root,
+        proof=tree.get_proof(receipt.leaf_index),
+        settlements=settlements,
+        root_seen_by_sync=root_seen,
+    )
+
+
+def receipt_document(receipt: UsageReceipt) -> dict:
+    """The receipt and its proof as JSON (``GET /api/licensing/receipts/{id}``, and what
+    ``manage.py verify_receipt`` reads back from a file)."""
+    from licensing.services.settlement import LEAF
+
+    found = receipt_proof(receipt)
+    period = receipt.period
+    return {
+        "receipt_id": receipt.receipt_id,
+        "network": receipt.network.name,
+        "chain_id": receipt.network.chain_id,
+        "holder": receipt.holder,
+        "token_id": str(int(receipt.token_id)),
+        "units": receipt.units,
+        "created_at": receipt.created_at.isoformat(),
+        "input_hash": receipt.input_hash,
+        "settled": period is not None,
+        "leaf_encoding": list(LEAF),
+        "leaf": {name: str(value) for name, value in found.leaf.items()},
+        "leaf_hash": found.leaf_hash,
+        "leaf_index": receipt.leaf_index,
+        "root": found.root,
+        "proof": found.proof,
+        "period_status": period.status if period else None,
+        "settlements": [
+            {**vars(s), "token_id": str(s.token_id), "units": str(s.units)}
+            for s in found.settlements
+        ],
+        "root_seen_by_sync": found.root_seen_by_sync,
+    }

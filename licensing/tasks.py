@@ -17,3 +17,19 @@ def reconcile_task(network_id: int) -> None:
 def reconcile_all_task() -> None:
     """Periodic: reconcile every active network that has deployments."""
     services.reconcile_enqueue_all()
+
+
+@shared_task(name="licensing.settle_usage", ignore_result=True)
+def settle_usage_task(network_id: int) -> None:
+    """Close one network's unsettled usage receipts into a period and queue its burns."""
+    from licensing.services.settlement import settle_network
+
+    settle_network(network=Network.objects.get(pk=network_id))
+
+
+@shared_task(name="licensing.settle_usage_all", ignore_result=True)
+def settle_usage_all_task() -> None:
+    """Periodic: settle usage on every active network with deployments (one task each)."""
+    networks = Network.objects.filter(is_active=True, deployments__isnull=False).distinct()
+    for network_id in networks.values_list("pk", flat=True):
+        settle_usage_task.delay(network_id)

@@ -332,12 +332,20 @@ if CHAIN_PLATFORM_ADDRESS and not re.fullmatch(r"0x[0-9a-fA-F]{40}", CHAIN_PLATF
     raise ImproperlyConfigured("CHAIN_PLATFORM_ADDRESS must be a 0x-prefixed 20-byte address")
 CHAIN_TOKEN_URI = env_str("CHAIN_TOKEN_URI", f"{SITE_URL}/api/licensing/tokens/{{id}}.json")
 
+# Seconds between settlements of usage receipts (a period each: licensing.services.settlement).
+USAGE_SETTLE_INTERVAL = env_int("USAGE_SETTLE_INTERVAL", 3600, minimum=10)
+
 # The one place periodic tasks are defined; beat copies them into the database, where the
 # admin edits them. Every periodic task is also a management command.
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "chain.outbox_sweep", "schedule": 30.0},  # manage.py outbox_send
     "chain-sync": {"task": "chain.sync_all", "schedule": float(CHAIN_SYNC_INTERVAL)},  # chain_sync
     "chain-reconcile": {"task": "licensing.reconcile_all", "schedule": 600.0},  # reconcile
+    # settle_usage: close the usage receipts into a period, burn its credits with the root
+    "usage-settle": {
+        "task": "licensing.settle_usage_all",
+        "schedule": float(USAGE_SETTLE_INTERVAL),
+    },
 }
 
 # --- Model registry ---------------------------------------------------------------------

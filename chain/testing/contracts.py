@@ -18,7 +18,13 @@ from chain.plan import DEPLOY_ORDER, SuiteConfig, constructor_args, wiring_steps
 
 # Contracts compiled for tests and the local demo only (chain/contracts/test/).
 TEST_TOKEN = "TestToken"  # noqa: S105 - a contract name, not a secret
-TEST_CONTRACTS = (TEST_TOKEN, "ReentrantReceiver", "TestWallet", "TestWalletFactory")
+TEST_CONTRACTS = (
+    TEST_TOKEN,
+    "ReentrantReceiver",
+    "TestWallet",
+    "TestWalletFactory",
+    "ReceiptVerifier",
+)
 
 
 class DeploymentFailed(RuntimeError):

@@ -16,6 +16,7 @@ from licensing.models.chain_state import (
     Sale,
     VaultEntry,
 )
+from licensing.models.receipts import Settlement, SettlementPeriod, UsageReceipt
 from licensing.models.rollups import CreditTotal, CustomerTotal, RevenueDay
 from licensing.models.seats import Seat
 from licensing.models.tokenomics import (
@@ -55,6 +56,9 @@ __all__ = [
     "RevenueDay",
     "Sale",
     "Seat",
+    "Settlement",
+    "SettlementPeriod",
     "ShareAllocation",
+    "UsageReceipt",
     "VaultEntry",
 ]
