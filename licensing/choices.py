@@ -74,3 +74,25 @@ class RevocationReason(models.TextChoices):
     CUSTOMER_REQUEST = "customer_request", "The customer asked"
     ISSUED_IN_ERROR = "issued_in_error", "Issued in error"
     OTHER = "other", "Other (see the note)"
+
+
+class CreditLedgerKind(models.TextChoices):
+    """What moved a credit account (``CreditLedgerEntry.kind``); see docs/ARCHITECTURE.md."""
+
+    PURCHASE = "purchase", "Credited from chain (bought or granted)"
+    RESERVE = "reserve", "Reserved for a request"
+    RELEASE = "release", "Released back (unused or expired reservation)"
+    CONSUME = "consume", "Consumed (used, not yet settled on chain)"
+    SETTLE = "settle", "Settled (burned on chain by the meter)"
+    REVERSAL = "reversal", "Reversed (a reorg removed the chain line)"
+
+
+class CreditReservationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CONSUMED = "consumed", "Consumed"
+    RELEASED = "released", "Released"
+
+
+class IdempotentRequestStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Answered"

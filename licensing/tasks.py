@@ -17,3 +17,19 @@ def reconcile_task(network_id: int) -> None:
 def reconcile_all_task() -> None:
     """Periodic: reconcile every active network that has deployments."""
     services.reconcile_enqueue_all()
+
+
+@shared_task(name="licensing.credits_release_expired", ignore_result=True)
+def credits_release_expired_task() -> None:
+    """Periodic: release credit reservations left open past CREDIT_RESERVATION_TTL."""
+    from licensing.services.credits import credits_release_expired
+
+    credits_release_expired()
+
+
+@shared_task(name="licensing.idempotency_purge", ignore_result=True)
+def idempotency_purge_task() -> None:
+    """Periodic: delete idempotency keys older than IDEMPOTENCY_KEY_TTL."""
+    from licensing.idempotency import idempotency_purge
+
+    idempotency_purge()
