@@ -158,13 +158,27 @@ def _lock_accounts(network, keys: Iterable[tuple[Decimal, str]]) -> dict:
     return {(account.token_id, account.holder): account for account in locked}
 
 
+def _gone_lines(network) -> list[CreditLedgerEntry]:
+    """Chain lines of ``network`` not yet reversed whose ``CreditEntry`` is gone (a reorg)."""
+    still_there = CreditEntry.objects.filter(event_id=OuterRef("chain_event_id"))
+    return list(
+        CreditLedgerEntry.objects.filter(
+            account__network=network, kind__in=CHAIN_KINDS, reversal__isnull=True
+        )
+        .filter(~Exists(still_there))
+        .select_related("account")
+        .order_by("pk")
+    )
+
+
 @transaction.atomic
 def credits_sync_from_chain(*, network, event_ids: Iterable[int] | None = None) -> int:
     """Bring the ledger in line with ``network``'s ``CreditEntry`` rows; returns lines written.
 
     Each entry not yet in the ledger becomes a ``purchase`` (+) or ``settle`` (-) line, once
     (the line's ``chain_event_id`` is unique); each chain line whose entry a reorg removed gets
-    one ``reversal``. ``event_ids`` narrows the new entries looked at (the sync's batch)."""
+    one ``reversal``. ``event_ids`` narrows the run to those events' new entries (the sync's
+    batch: nothing there can have been removed, so reversals are not looked for)."""
     credited = CreditLedgerEntry.objects.filter(
         kind__in=CHAIN_KINDS, chain_event_id=OuterRef("event_id")
     )
@@ -176,14 +190,7 @@ def credits_sync_from_chain(*, network, event_ids: Iterable[int] | None = None) 
             "event_id", "token_id", "holder", "delta"
         )
     )
-    gone = list(
-        CreditLedgerEntry.objects.filter(
-            account__network=network, kind__in=CHAIN_KINDS, reversal__isnull=True
-        )
-        .filter(~Exists(CreditEntry.objects.filter(event_id=OuterRef("chain_event_id"))))
-        .select_related("account")
-        .order_by("pk")
-    )
+    gone = [] if event_ids is not None else _gone_lines(network)
     if not new and not gone:
         return 0
     keys = [(token_id, holder) for _pk, token_id, holder, _delta in new]
