@@ -83,3 +83,25 @@ class SettlementStatus(models.TextChoices):
     SETTLED = "settled", "Settled"  # every burn mined and seen by the sync with the root
     FAILED = "failed", "Failed"  # a burn failed or reverted (retry it from the outbox)
     RECORDED = "recorded", "Recorded, nothing to burn"  # only license or pass uses
+
+
+class CreditLedgerKind(models.TextChoices):
+    """What moved a credit account (``CreditLedgerEntry.kind``); see docs/ARCHITECTURE.md."""
+
+    PURCHASE = "purchase", "Credited from chain (bought or granted)"
+    RESERVE = "reserve", "Reserved for a request"
+    RELEASE = "release", "Released back (unused or expired reservation)"
+    CONSUME = "consume", "Consumed (used, not yet settled on chain)"
+    SETTLE = "settle", "Settled (burned on chain by the meter)"
+    REVERSAL = "reversal", "Reversed (a reorg removed the chain line)"
+
+
+class CreditReservationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CONSUMED = "consumed", "Consumed"
+    RELEASED = "released", "Released"
+
+
+class IdempotentRequestStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Answered"

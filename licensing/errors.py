@@ -89,3 +89,45 @@ class ReceiptErrorCode(ErrorCode):
         404,
         "No usage receipt with this id was made by you (your sign-in or your API keys).",
     )
+
+
+class CreditErrorCode(ErrorCode):
+    """The credit ledger (``licensing.services.credits``) and idempotency keys
+    (``licensing.idempotency``)."""
+
+    INSUFFICIENT_CREDITS = (
+        "insufficient_credits",
+        402,
+        "Not enough credits of this offer are available; buy more.",
+    )
+    BAD_CREDIT_UNITS = ("bad_credit_units", 422, "Credits are a whole number from 1 up.")
+    BAD_CREDIT_HOLDER = (
+        "bad_credit_holder",
+        422,
+        "The holder is an EVM address (0x and 40 hex digits, EIP-55 checksummed when mixed case).",
+    )
+    RESERVATION_NOT_OPEN = (
+        "reservation_not_open",
+        409,
+        "This reservation was consumed or released already.",
+    )
+    CONSUME_EXCEEDS_RESERVATION = (
+        "consume_exceeds_reservation",
+        409,
+        "A reservation cannot consume more credits than it holds.",
+    )
+    BAD_IDEMPOTENCY_KEY = (
+        "bad_idempotency_key",
+        400,
+        "An Idempotency-Key is 1 to 255 characters.",
+    )
+    IDEMPOTENCY_KEY_REUSED = (
+        "idempotency_key_reused",
+        409,
+        "This Idempotency-Key was used with another request (method, path or body); use a new key.",
+    )
+    IDEMPOTENCY_IN_PROGRESS = (
+        "idempotency_in_progress",
+        409,
+        "A request with this Idempotency-Key is still running; retry once it has answered.",
+    )

@@ -33,3 +33,19 @@ def settle_usage_all_task() -> None:
     networks = Network.objects.filter(is_active=True, deployments__isnull=False).distinct()
     for network_id in networks.values_list("pk", flat=True):
         settle_usage_task.delay(network_id)
+
+
+@shared_task(name="licensing.credits_release_expired", ignore_result=True)
+def credits_release_expired_task() -> None:
+    """Periodic: release credit reservations left open past CREDIT_RESERVATION_TTL."""
+    from licensing.services.credits import credits_release_expired
+
+    credits_release_expired()
+
+
+@shared_task(name="licensing.idempotency_purge", ignore_result=True)
+def idempotency_purge_task() -> None:
+    """Periodic: delete idempotency keys older than IDEMPOTENCY_KEY_TTL."""
+    from licensing.idempotency import idempotency_purge
+
+    idempotency_purge()

@@ -346,7 +346,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "licensing.settle_usage_all",
         "schedule": float(USAGE_SETTLE_INTERVAL),
     },
+    # credits_release_expired
+    "credits-release-expired": {"task": "licensing.credits_release_expired", "schedule": 30.0},
+    "idempotency-purge": {"task": "licensing.idempotency_purge", "schedule": 3600.0},
 }
+
+# --- Credit ledger and idempotency keys ---------------------------------------------------
+# Seconds a credit reservation may stay open before the sweep releases it.
+CREDIT_RESERVATION_TTL = env_int("CREDIT_RESERVATION_TTL", 60, minimum=1)
+# Seconds an Idempotency-Key's answer is kept (a retry after that runs again).
+IDEMPOTENCY_KEY_TTL = env_int("IDEMPOTENCY_KEY_TTL", 24 * 3600, minimum=60)
+# Seconds after which a request still marked running (its process died) may be taken over.
+IDEMPOTENCY_RUNNING_TIMEOUT = env_int("IDEMPOTENCY_RUNNING_TIMEOUT", 300, minimum=1)
 
 # --- Model registry ---------------------------------------------------------------------
 MODEL_ARTIFACT_MAX_BYTES = env_int("MODEL_ARTIFACT_MAX_BYTES", 500 * 1024 * 1024, minimum=1)

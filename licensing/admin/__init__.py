@@ -1,6 +1,7 @@
 """Licensing's admins, one module per area (each registers its own)."""
 
 from licensing.admin import (  # noqa: F401
+    credits,
     dashboard,
     operations,
     projections,

@@ -1,5 +1,6 @@
 """Licensing's tables: what staff configure (``tokenomics``) and what the chain says
-(``chain_state``, projected from indexed events) and its running totals (``rollups``)."""
+(``chain_state``, projected from indexed events) and its running totals (``rollups``); the
+off-chain credit ledger and idempotency keys (``credits``)."""
 
 from licensing.models.chain_state import (
     ChainModel,
@@ -15,6 +16,12 @@ from licensing.models.chain_state import (
     PublishedVersion,
     Sale,
     VaultEntry,
+)
+from licensing.models.credits import (
+    CreditAccount,
+    CreditLedgerEntry,
+    CreditReservation,
+    IdempotentRequest,
 )
 from licensing.models.receipts import Settlement, SettlementPeriod, UsageReceipt
 from licensing.models.rollups import CreditTotal, CustomerTotal, RevenueDay
@@ -36,12 +43,16 @@ __all__ = [
     "ChainOffer",
     "ChainPayees",
     "Contributor",
+    "CreditAccount",
     "CreditEntry",
+    "CreditLedgerEntry",
+    "CreditReservation",
     "CreditTotal",
     "Currency",
     "CustomerTotal",
     "Holding",
     "HoldingChange",
+    "IdempotentRequest",
     "License",
     "LicenseChange",
     "LicenseOperation",
