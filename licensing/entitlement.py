@@ -30,14 +30,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Q
 
 from chain.choices import OfferKind
 from licensing.errors import EntitlementErrorCode
-from licensing.models import CreditEntry, License, LicenseTerms, Offer, Seat
+from licensing.models import CreditAccount, License, LicenseTerms, Offer, Seat
 from models_hub.choices import VersionStatus
 from portal.errors import DomainError
 from portal.models import Organization
@@ -274,29 +273,28 @@ def _license_rights(offers: dict, wallets: frozenset[str], seats: set) -> list[R
 
 
 def _credit_rights(offers: dict, wallets: frozenset[str]) -> list[Right]:
+    """Balances of the model's credit offers in the ledger (``CreditAccount.available``: what
+    the chain credited, less what is reserved or used; the ledger's reservation is the charge,
+    this is the right to try)."""
     metered = {key: offer for key, offer in offers.items() if offer.kind == OfferKind.CREDITS}
     if not metered or not wallets:
         return []
     by_offer = Q()
     for network_id, token_id in metered:
         by_offer |= Q(network_id=network_id, token_id=token_id)
-    balances = (
-        CreditEntry.objects.filter(by_offer, holder__in=wallets)
-        .values("network_id", "token_id", "holder")
-        .annotate(balance=Sum("delta"))
-    )
+    accounts = CreditAccount.objects.filter(by_offer, holder__in=wallets)
     rights = []
-    for row in balances:
-        key = (row["network_id"], int(row["token_id"]))
+    for account in accounts:
+        key = (account.network_id, int(account.token_id))
         offer = metered[key]
         rights.append(
             Right(
                 kind=CREDITS,
                 network_id=key[0],
                 token_id=key[1],
-                holder=row["holder"],
+                holder=account.holder,
                 terms_end=_unix(offer.terms.expires_on) if offer.terms_id else 0,
-                credits=int(row["balance"] or Decimal(0)),
+                credits=int(account.available),
             )
         )
     return rights

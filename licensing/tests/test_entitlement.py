@@ -18,14 +18,13 @@ from chain.testing.market import LICENSE_NATIVE
 from licensing import entitlement
 from licensing.choices import RevocationReason
 from licensing.entitlement import Caller, check
-from licensing.models import CreditEntry, License, LicenseTerms
+from licensing.models import CreditAccount, License, LicenseTerms
 from licensing.services.operations import license_revoke
 from licensing.services.seats import seat_add
 from licensing.tests.factories import (
     TOKEN_ADDRESS,
     address,
     checksum,
-    event_row,
     offer_for,
     treasury_license,
     treasury_of,
@@ -147,10 +146,11 @@ def test_the_license_whose_terms_ended(org_a):
 
 
 def _credits(offer, holder: str, delta: int) -> None:
-    event = event_row(offer.network, "TransferSingle")
-    CreditEntry.objects.create(
-        event=event, network=offer.network, token_id=offer.token_id, holder=holder, delta=delta
+    """The ledger's account of ``holder`` for ``offer``, ``delta`` more (or fewer) available."""
+    account, _ = CreditAccount.objects.get_or_create(
+        network=offer.network, token_id=offer.token_id, holder=holder
     )
+    CreditAccount.objects.filter(pk=account.pk).update(available=account.available + delta)
 
 
 def test_credits_are_a_metered_right_until_used_up(org_a):
