@@ -101,6 +101,7 @@ class Right:
     credits: int = 0  # a credits right's balance when it was read
     usage_quota: int = 0  # units per period under its terms (0 = unlimited)
     quota_period: str = ""
+    unit: str = "row"  # what one unit of use is (UsageUnit: a row predicted, or a call)
 
     def usable(self, now: int) -> str | None:
         """None when usable at ``now``, else the reason code it is not."""
@@ -267,6 +268,7 @@ def _license_rights(offers: dict, wallets: frozenset[str], seats: set) -> list[R
                 via_seat=not own,
                 usage_quota=held_terms.usage_quota if held_terms else 0,
                 quota_period=held_terms.usage_quota_period if held_terms else "",
+                unit=offer.usage_unit or "row",
             )
         )
     return rights
@@ -295,6 +297,7 @@ def _credit_rights(offers: dict, wallets: frozenset[str]) -> list[Right]:
                 holder=account.holder,
                 terms_end=_unix(offer.terms.expires_on) if offer.terms_id else 0,
                 credits=int(account.available),
+                unit=offer.usage_unit or "row",
             )
         )
     return rights
