@@ -11,7 +11,9 @@ It is fast on purpose (``bench/predict.py`` holds it to 70% of a bare ``json.loa
 ``np.isfinite``); only when that fast check fails does a slow pass walk every value to say
 exactly what is wrong. Bools are the one thing numpy cannot tell from numbers (``[1, true]``
 becomes ``[1, 1]``); a JSON body without the words ``true`` or ``false`` holds none, so
-``rows_from_body`` tells ``rows_matrix`` whether it must look for them.
+``rows_matrix`` is handed the body's text to know whether it must look for them; a body of
+arrays of plain numbers (checked in one pass) holds no string either, so numpy is told the
+dtype (it would read a string ``"1.5"`` as 1.5 otherwise).
 
 The steps are separate so that the API can check rows, then charge, then predict:
 ``rows_from_body`` -> ``rows_matrix`` -> (the gate) -> ``predict_matrix``; ``predict_rows`` does
@@ -43,6 +45,8 @@ warnings.filterwarnings(
 # At most this many items in ``details`` (the first problems, in row order).
 DETAILS_SHOWN = 20
 BODY_KEYS = frozenset({"rows"})
+# What a body of arrays of JSON numbers is written with, besides its {"rows": } wrapper.
+NUMBER_TEXT = b"0123456789.-+eE[], \t\r\n"
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,8 @@ class Prediction:
     probabilities: list[list[float]] | None  # None for regressors and classifiers without them
 
     def as_dict(self, **extra) -> dict:
-        model = self.version.model
+        """The answer's fields (the API adds ``model`` and ``units_charged``)."""
         return {
-            "model": f"{model.organization.slug}/{model.slug}",
             "version": self.version.version,
             "rows": self.rows,
             "predictions": self.predictions,
@@ -73,8 +76,8 @@ def max_rows() -> int:
 
 
 # --- the body ------------------------------------------------------------------------------
-def rows_from_body(body: bytes) -> tuple[list, bool]:
-    """The rows of a ``{"rows": [...]}`` body, and whether they may hold a JSON bool."""
+def rows_from_body(body: bytes) -> list:
+    """The rows of a ``{"rows": [...]}`` body (not checked yet: ``rows_matrix``)."""
     if not body.strip():
         raise DomainError(PortalErrorCode.BAD_REQUEST, 'The body is empty: send {"rows": [...]}.')
     try:
@@ -92,7 +95,7 @@ def rows_from_body(body: bytes) -> tuple[list, bool]:
     rows = payload["rows"]
     if type(rows) is not list:
         raise _invalid("rows", "list_type", '"rows" is a list of objects or of arrays.')
-    return rows, (b"true" in body or b"false" in body)
+    return rows
 
 
 def _invalid(field: str | None, code: str, message: str) -> DomainError:
@@ -102,11 +105,12 @@ def _invalid(field: str | None, code: str, message: str) -> DomainError:
 
 
 # --- the rows ------------------------------------------------------------------------------
-def rows_matrix(*, version: ModelVersion, rows: list, may_hold_bools: bool = True) -> np.ndarray:
+def rows_matrix(*, version: ModelVersion, rows: list, text: bytes | None = None) -> np.ndarray:
     """The rows as a float64 matrix in the version's feature order, after every check.
 
-    ``may_hold_bools=False`` skips the look for bools (``rows_from_body`` knows when the text
-    had none); callers holding Python objects keep the default.
+    ``text`` is the JSON the rows were parsed from (``rows_from_body``'s body), when there is
+    one: a text without ``true`` or ``false`` holds no bool, and an arrays body whose only
+    quotes are those of ``"rows"`` holds no string, so numpy can be trusted to convert it.
     """
     _check_published(version)
     names = version.feature_names
@@ -120,10 +124,21 @@ def rows_matrix(*, version: ModelVersion, rows: list, may_hold_bools: bool = Tru
             message,
             details=[detail("rows", "too_many_rows", message)],
         )
-    matrix = _fast_matrix(rows, names)
+    if text is not None and _only_numbers(text):
+        may_hold_bools = may_hold_strings = False  # an arrays body of plain numbers
+    else:
+        may_hold_bools = text is None or b"true" in text or b"false" in text
+        may_hold_strings = True
+    matrix = _fast_matrix(rows, names, may_hold_strings)
     if matrix is None or (may_hold_bools and _holds_bool(rows)):
         return _checked_matrix(rows, names)  # raises, naming each problem
     return matrix
+
+
+def _only_numbers(text: bytes) -> bool:
+    """Whether a body is ``{"rows": ...}`` holding only numbers, brackets, commas and spaces
+    (one pass in C: what is left once those characters are deleted is the wrapper)."""
+    return text.translate(None, NUMBER_TEXT) == b'{"rows":}'
 
 
 def _check_published(version: ModelVersion) -> None:
@@ -135,7 +150,7 @@ def _check_published(version: ModelVersion) -> None:
         )
 
 
-def _fast_matrix(rows: list, names: list[str]) -> np.ndarray | None:
+def _fast_matrix(rows: list, names: list[str], may_hold_strings: bool) -> np.ndarray | None:
     """The matrix when every check passes, else None (then the slow pass says why)."""
     first = type(rows[0])
     if first is dict:
@@ -147,14 +162,15 @@ def _fast_matrix(rows: list, names: list[str]) -> np.ndarray | None:
         if sum(map(len, rows)) != len(names) * len(rows):
             return None
     elif first is list:
-        if not all(type(row) is list for row in rows):
+        if set(map(type, rows)) != {list}:
             return None
         values = rows
     else:
         return None
     try:
-        matrix = np.array(values)
-    except (ValueError, OverflowError):  # ragged rows, nested values
+        # numpy reads "1.5" as 1.5 when told the dtype: only when no string can be there
+        matrix = np.array(values, dtype=None if may_hold_strings else np.float64)
+    except (ValueError, TypeError, OverflowError):  # ragged rows, nested values, huge ints
         return None
     if matrix.ndim != 2 or matrix.shape[1] != len(names) or matrix.dtype.kind not in "iuf":
         return None

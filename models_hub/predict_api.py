@@ -175,14 +175,15 @@ def predict_version(
     `{"rows": [...]}`: objects keyed by feature name or arrays in feature order, at most
     `PREDICT_MAX_ROWS`. Every row is checked before anything is charged (422 with a code and
     a detail per problem: `rows.3.mean radius`); 409 `version_not_published` for a draft."""
-    model = _model_or_404(request, org, slug)
-    own = model.organization_id == _own_org_id(request)
-    found = selectors.versions_visible(model=model, own=own).filter(version=version).first()
+    found = selectors.version_addressed(
+        org_slug=org, slug=slug, version=version, own_organization_id=_own_org_id(request)
+    )
     if found is None:
+        _model_or_404(request, org, slug)  # the model, or 404 model_not_found
         raise DomainError(
             ModelsErrorCode.VERSION_NOT_FOUND, f"No version {version} of {org}/{slug}."
         )
-    return _predicted(request, found, idempotency_key)
+    return _predicted(request, f"{org}/{slug}", found, idempotency_key)
 
 
 @router.post(
@@ -194,17 +195,20 @@ def predict_version(
 def predict_latest(request, org: OrgSlug, slug: ModelSlug, idempotency_key: IdempotencyKey = None):
     """Predict with the model's latest published version (the answer names it). The same body,
     checks and answers as a version's predict endpoint."""
-    model = _model_or_404(request, org, slug)
-    latest = selectors.versions_visible(model=model, own=False).first()
+    latest = selectors.version_addressed(
+        org_slug=org, slug=slug, version=None, own_organization_id=_own_org_id(request)
+    )
     if latest is None:
+        _model_or_404(request, org, slug)
         message = f"{org}/{slug} has no published version."
         raise DomainError(ModelsErrorCode.VERSION_NOT_FOUND, message)
-    return _predicted(request, latest, idempotency_key)
+    return _predicted(request, f"{org}/{slug}", latest, idempotency_key)
 
 
-def _predicted(request, version, idempotency_key: str | None) -> HttpResponse:
-    rows, may_hold_bools = predict.rows_from_body(request.body)
-    matrix = predict.rows_matrix(version=version, rows=rows, may_hold_bools=may_hold_bools)
+def _predicted(request, address: str, version, idempotency_key: str | None) -> HttpResponse:
+    body = request.body
+    rows = predict.rows_from_body(body)
+    matrix = predict.rows_matrix(version=version, rows=rows, text=body)
     metered = metering.gate(
         request=request, version=version, rows=len(matrix), idempotency_key=idempotency_key
     )
@@ -214,5 +218,6 @@ def _predicted(request, version, idempotency_key: str | None) -> HttpResponse:
         metered.release()
         raise
     metered.finish(result)
-    body = json.dumps(result.as_dict(units_charged=metered.units_charged))
-    return HttpResponse(body, content_type="application/json")
+    answer = {"model": address, **result.as_dict(), "units_charged": metered.units_charged}
+    answer = json.dumps(answer)
+    return HttpResponse(answer, content_type="application/json")

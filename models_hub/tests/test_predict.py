@@ -160,24 +160,46 @@ def test_a_tampered_artifact_is_unavailable_not_a_crash(version):
 
 
 @pytest.mark.parametrize(
-    ("body", "code", "may_hold_bools"),
+    "body",
     [
-        (b'{"rows": [[1, 2]]}', None, False),
-        (b'{"rows": [[1, true]]}', None, True),
-        (b"", "bad_request", None),
-        (b"{", "bad_request", None),
-        (b"\xff\xfe\x00", "bad_request", None),
-        (b"[" * 100_000, "bad_request", None),
-        (b"[]", "validation_error", None),
-        (b"{}", "validation_error", None),
-        (b'{"rows": {}}', "validation_error", None),
-        (b'{"rows": [], "extra": 1}', "validation_error", None),
+        b'{"rows": [[1, 2, "3", 4]]}',
+        b'{"rows": [[1, 2, true, 4]]}',
+        b'{"rows": [[1, 2, 3, 4], [1, 2, 3, "4"]]}',
+        b'{"rows": [[1, 2, null, 4]]}',
+        b'{"rows": [[1, 2, 3, 1e999]]}',
+        b'{"rows": [[1, 2, 3, NaN]]}',
+        b'{"rows": [[1, 2, 3, [4]]]}',
+        b'{"rows": [[1, 2, 3, 1' + b"0" * 400 + b"]]}",
     ],
 )
-def test_the_body(body, code, may_hold_bools):
-    if code is None:
-        assert predict.rows_from_body(body)[1] is may_hold_bools
-        return
+def test_the_bodys_text_never_lets_a_bad_value_through(version, body):
+    rows = predict.rows_from_body(body)
+
+    assert _error(version, rows, text=body).code == "not_numeric"
+
+
+def test_a_body_of_numbers_is_read_in_one_go(version):
+    body = b'{"rows": [[1, 2.5, 3, 4], [5e-1, -2, 0, 1E2]]}'
+
+    matrix = predict.rows_matrix(version=version, rows=predict.rows_from_body(body), text=body)
+
+    assert matrix.tolist() == [[1, 2.5, 3, 4], [0.5, -2, 0, 100]]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"", "bad_request"),
+        (b"{", "bad_request"),
+        (b"\xff\xfe\x00", "bad_request"),
+        (b"[" * 100_000, "bad_request"),
+        (b"[]", "validation_error"),
+        (b"{}", "validation_error"),
+        (b'{"rows": {}}', "validation_error"),
+        (b'{"rows": [], "extra": 1}', "validation_error"),
+    ],
+)
+def test_a_bad_body(body, code):
     with pytest.raises(DomainError) as caught:
         predict.rows_from_body(body)
     assert caught.value.code == code
