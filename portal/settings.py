@@ -371,6 +371,11 @@ MODEL_LOAD_MAX_COMPRESSION_RATIO = env_int("MODEL_LOAD_MAX_COMPRESSION_RATIO", 1
 MODEL_CACHE_MAX_ENTRIES = env_int("MODEL_CACHE_MAX_ENTRIES", 8, minimum=1)
 MODEL_CACHE_MAX_BYTES = env_int("MODEL_CACHE_MAX_BYTES", 2 * 1024**3, minimum=1)
 MODEL_VALIDATION_TIME_LIMIT = env_int("MODEL_VALIDATION_TIME_LIMIT", 600, minimum=10)
+# The real-time predict API: rows one request may send (more answers 422 too_many_rows).
+PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 5000, minimum=1)
+# Largest request body that is not a file (Django reads it whole; past it: 413
+# payload_too_large). Predict bodies are JSON: 5,000 rows of 30 named features fit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024, minimum=1)
 
 # --- Health -----------------------------------------------------------------------------
 HEALTHZ_REQUIRED = env_list("HEALTHZ_REQUIRED", ["database", "broker", "chain"])
