@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from chain.choices import OfferKind
+from licensing.choices import QuotaPeriod
 from licensing.errors import EntitlementErrorCode
 from licensing.models import CreditAccount, License, LicenseTerms, Offer, Seat
 from models_hub.choices import VersionStatus
@@ -301,6 +302,31 @@ def _credit_rights(offers: dict, wallets: frozenset[str]) -> list[Right]:
             )
         )
     return rights
+
+
+# --- usage quotas ---
+
+
+def quota_left(*, right: Right, now: datetime | None = None) -> int | None:
+    """Units the right's terms still allow in this period (``usage_quota`` per day or month,
+    counted from the usage receipts of the license: a seat's uses count against the license it
+    sits on); None when the terms set no quota. One indexed query: the gate asks only for
+    rights whose terms have a quota."""
+    if not right.usage_quota:
+        return None
+    from licensing.models import UsageReceipt
+
+    now = now or datetime.now(UTC)
+    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if right.quota_period == QuotaPeriod.MONTH:
+        start = start.replace(day=1)
+    used = UsageReceipt.objects.filter(
+        network_id=right.network_id,
+        token_id=right.token_id,
+        holder=right.holder,
+        created_at__gte=start,
+    ).aggregate(total=Sum("units"))["total"]
+    return max(right.usage_quota - (used or 0), 0)
 
 
 # --- the check ---

@@ -79,6 +79,11 @@ class EntitlementErrorCode(ErrorCode):
     TERMS_ENDED = ("terms_ended", 403, "The terms of your license for this model have ended.")
     NO_CREDITS = ("no_credits", 402, "Your usage credits for this model are used up: buy more.")
     VERSION_NOT_AVAILABLE = ("version_not_available", 409, "This version is not published.")
+    QUOTA_EXCEEDED = (
+        "quota_exceeded",
+        429,
+        "The license's terms allow no more use in this period.",
+    )
 
 
 class ReceiptErrorCode(ErrorCode):

@@ -29,9 +29,11 @@ from django.db import transaction
 from licensing import entitlement
 from licensing.choices import UsageUnit
 from licensing.entitlement import CREDITS, PUBLISHER, Caller, Decision
+from licensing.errors import EntitlementErrorCode
 from licensing.services.credits import credits_consume, credits_release, credits_reserve
 from licensing.services.receipts import receipt_record
 from models_hub.models import ModelVersion
+from portal.errors import DomainError
 from portal.models import ApiKey
 
 
@@ -87,6 +89,14 @@ def gate(*, request, version: ModelVersion, rows: int, idempotency_key: str | No
     if right.kind == PUBLISHER:
         return Metered(decision=decision)
     units = rows if right.unit == UsageUnit.ROW else 1
+    left = entitlement.quota_left(right=right)
+    if left is not None and left < units:
+        daily = right.quota_period == "day"
+        message = (
+            f"The license's terms allow {right.usage_quota} units {'a day' if daily else 'a month'}"
+            f"; {left} are left {'today' if daily else 'this month'} and this call needs {units}."
+        )
+        raise DomainError(EntitlementErrorCode.QUOTA_EXCEEDED, message)
     metered = Metered(
         decision=decision,
         units=units,

@@ -126,6 +126,11 @@ class UsageReceipt(models.Model):
                 name="usage_receipt_unsettled",
             ),
             models.Index(fields=["user", "created_at"]),
+            # a license's use in this period (``entitlement.quota_left``)
+            models.Index(
+                fields=["network", "token_id", "holder", "created_at"],
+                name="usage_receipt_by_license",
+            ),
         ]
 
     def __str__(self) -> str:

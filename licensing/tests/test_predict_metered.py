@@ -79,6 +79,24 @@ def test_a_license_holder_predicts_receipted_and_uncharged(client, shop, served)
     assert (receipt.holder, int(receipt.token_id), receipt.units) == (carol, LICENSE_NATIVE, 3)
 
 
+def test_the_terms_usage_quota_is_enforced_per_period(client, shop, served):
+    from licensing.models import LicenseTerms
+
+    carol = shop.env.acct.carol
+    _buy(shop, carol, LICENSE_NATIVE, 1, LICENSE_PRICE)
+    LicenseTerms.objects.filter(pk=shop.terms.pk).update(usage_quota=5, usage_quota_period="day")
+    entitlement.invalidate()
+    key = _key_for(carol)
+
+    assert _predict(client, served, key, _rows(3)).status_code == 200
+    over = _predict(client, served, key, _rows(3))
+    assert over.status_code == 429
+    assert over.json()["code"] == "quota_exceeded"
+    assert "5 units a day; 2 are left today" in over.json()["message"]
+    assert _predict(client, served, key, _rows(2)).status_code == 200
+    assert sum(UsageReceipt.objects.values_list("units", flat=True)) == 5
+
+
 def test_credits_are_charged_per_row_and_never_overdrawn(client, shop, served):
     dave = shop.env.acct.dave
     _buy(shop, dave, CREDITS, 5, CREDIT_PRICE)
@@ -131,3 +149,46 @@ def test_bad_rows_are_refused_before_the_gate(client, shop, served):
     assert response.status_code == 422
     assert response.json()["code"] == "not_numeric"
     assert _available(shop, dave) == 5
+
+
+# --- concurrency, through the live server ---
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_calls_against_ten_credits(live_server, shop, served):
+    """20 one-row predict calls at once, each its own HTTP request to the live server (its own
+    thread and database connection), against 10 credits: exactly 10 answer 200, 10 answer 402,
+    and the ledger balances."""
+    import threading
+
+    import requests
+
+    dave = shop.env.acct.dave
+    _buy(shop, dave, CREDITS, 10, CREDIT_PRICE)
+    key = _key_for(dave)
+    body = json.dumps({"rows": _rows(1)})
+    start = threading.Barrier(20)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        start.wait()
+        response = requests.post(
+            live_server.url + served,
+            data=body,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            timeout=60,
+        )
+        with lock:
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200] * 10 + [402] * 10
+    account = CreditAccount.objects.get(network=shop.network, token_id=CREDITS, holder=dave)
+    assert (account.available, account.reserved, account.unsettled) == (0, 0, 10)
+    assert UsageReceipt.objects.filter(holder=dave).count() == 10
