@@ -27,6 +27,15 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _entitlement_cache_cleared():
+    """Entitlement decisions are cached per process (``licensing.entitlement``): a test starts
+    without the previous test's, whose rows (and ids, reused after a rollback) are gone."""
+    from licensing import entitlement
+
+    entitlement.invalidate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def media_root(tmp_path_factory):
     """Tests store files in a folder of their own, never in the portal's var/media."""

@@ -5,17 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chain', '0005_dashboard_block_time'),
-        ('licensing', '0011_credit_ledger'),
-        ('portal', '0002_customer_api_keys'),
+        ("chain", "0005_dashboard_block_time"),
+        ("licensing", "0011_credit_ledger"),
+        ("portal", "0002_customer_api_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='usagereceipt',
-            index=models.Index(fields=['network', 'token_id', 'holder', 'created_at'], name='usage_receipt_by_license'),
+            model_name="usagereceipt",
+            index=models.Index(
+                fields=["network", "token_id", "holder", "created_at"],
+                name="usage_receipt_by_license",
+            ),
         ),
     ]
