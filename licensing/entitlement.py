@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from allauth.socialaccount.signals import social_account_added, social_account_removed
 from django.conf import settings
 from django.db.models import Q, Sum
 
@@ -56,7 +57,27 @@ class Caller:
 
     @classmethod
     def of_user(cls, user) -> Caller:
-        """A signed-in user: their linked wallets, and their organizations if they are staff."""
+        """A signed-in user: their linked wallets, and their organizations if they are staff.
+        Kept in the process cache like rights (a predict call names its caller every time):
+        linking or unlinking a wallet clears it at once, a membership within the bound."""
+        key = f"user:{user.pk}"
+        now = time.monotonic()
+        entry = _cache.callers.get(key)
+        if (
+            entry is not None
+            and entry[2] == _cache.generation
+            and now - entry[1] < settings.ENTITLEMENT_CACHE_SECONDS
+        ):
+            return entry[0]
+        generation = _cache.generation
+        caller = cls._read_user(user)
+        with _cache.lock:
+            if generation == _cache.generation:
+                _cache.callers[key] = (caller, now, generation)
+        return caller
+
+    @classmethod
+    def _read_user(cls, user) -> Caller:
         from allauth.socialaccount.models import SocialAccount
         from eth_utils import to_checksum_address
 
@@ -149,6 +170,7 @@ class _Entry:
 @dataclass
 class _Cache:
     entries: dict[tuple[str, int], _Entry] = field(default_factory=dict)
+    callers: dict[str, tuple[Caller, float, int]] = field(default_factory=dict)
     generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     reads: int = 0  # database reads (for tests and benches)
@@ -162,6 +184,15 @@ def invalidate() -> None:
     with _cache.lock:
         _cache.generation += 1
         _cache.entries.clear()
+        _cache.callers.clear()
+
+
+def _wallets_changed(**kwargs) -> None:
+    invalidate()
+
+
+social_account_added.connect(_wallets_changed, dispatch_uid="entitlement-wallet-added")
+social_account_removed.connect(_wallets_changed, dispatch_uid="entitlement-wallet-removed")
 
 
 def _cached(caller: Caller, model_id: int) -> tuple[Right, ...]:

@@ -336,3 +336,20 @@ def test_a_revocation_on_chain_is_refused_right_after_the_sync(
 
     # the bound is 5 s, but this process synced the revocation: refused at once
     _refused(check(caller=caller, version=version), "license_revoked")
+
+
+def test_a_callers_wallets_are_cached_until_one_is_linked(db, django_assert_num_queries):
+    from allauth.socialaccount.signals import social_account_added
+
+    user = get_user_model().objects.create_user(username="cached-caller")
+    first = checksum(address())
+    SocialAccount.objects.create(user=user, provider="siwe", uid=first)
+    assert Caller.of_user(user).wallets == {first}
+
+    with django_assert_num_queries(0):
+        assert Caller.of_user(user).wallets == {first}
+
+    second = checksum(address())
+    account = SocialAccount.objects.create(user=user, provider="siwe", uid=second)
+    social_account_added.send(sender=None, request=None, sociallogin=account)
+    assert Caller.of_user(user).wallets == {first, second}

@@ -11,6 +11,7 @@ import {
   revertData,
   sendTransaction,
 } from "./wallet.js";
+import { code, getJSON, para, postJSON, sleep, txLink } from "./page.js";
 
 const POLL_MS = 1000;
 const DROPPED_AFTER = 3; // "dropped" answers in a row before we believe it (a slow node)
@@ -204,64 +205,4 @@ function start() {
 
 function wireTx(tx) {
   return { from: tx.from, to: tx.to, data: tx.data, value: tx.value, chainId: tx.chainId };
-}
-
-function csrfToken() {
-  const field = document.querySelector("#buy-form input[name=csrfmiddlewaretoken]");
-  if (field && field.value) return field.value;
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function postJSON(url, body) {
-  return fetchJSON(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
-}
-
-async function getJSON(url) {
-  return fetchJSON(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-}
-
-async function fetchJSON(url, options) {
-  try {
-    const response = await fetch(url, options);
-    let body = {};
-    try {
-      body = await response.json();
-    } catch {
-      body = { message: `The portal answered ${response.status}.` };
-    }
-    return { ok: response.ok, status: response.status, body };
-  } catch {
-    return { ok: false, status: 503, body: { message: "The portal cannot be reached." } };
-  }
-}
-
-function para(text) {
-  const p = document.createElement("p");
-  p.textContent = text;
-  return p;
-}
-
-function code(text) {
-  const element = document.createElement("code");
-  element.textContent = text;
-  return element;
-}
-
-function txLink(hash, explorerUrl) {
-  if (!explorerUrl) return code(hash);
-  const link = document.createElement("a");
-  link.href = explorerUrl;
-  link.rel = "noopener";
-  link.append(code(hash));
-  return link;
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
