@@ -31,3 +31,34 @@ class RejectionCode(models.TextChoices):
     UNUSABLE_ESTIMATOR = "unusable_estimator", "The file is not a usable estimator"
     LOAD_FAILED = "load_failed", "Loading the estimator failed"
     SCHEMA_MISMATCH = "schema_mismatch", "The features differ within one MAJOR version"
+
+
+class JobFormat(models.TextChoices):
+    """What a batch job's input came as; its output is written in the same format (JSON rows
+    posted to the API give a CSV output)."""
+
+    CSV = "csv", "CSV"
+    PARQUET = "parquet", "Parquet"
+    JSON = "json", "JSON rows"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"  # checked, credits reserved, chunks queued
+    RUNNING = "running", "Running"  # a worker took its first chunk
+    CANCELLING = "cancelling", "Cancelling"  # cancelled; running chunks stop at their next batch
+    JOINING = "joining", "Joining"  # every chunk ended: the output is being joined and charged
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+JOB_LIVE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.JOINING)
+JOB_ENDED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"

@@ -49,3 +49,43 @@ class ModelsErrorCode(ErrorCode):
         503,
         "The version's estimator could not be loaded; try again later.",
     )
+
+
+class JobErrorCode(ErrorCode):
+    """Batch inference jobs (``models_hub.jobs``): each input problem is refused at submission,
+    before anything is reserved or charged; the run-time ones are a failed job's reason."""
+
+    UNKNOWN_FILE_FORMAT = (
+        "unknown_file_format",
+        422,
+        "Send a CSV (.csv) or Parquet (.parquet) file.",
+    )
+    EMPTY_FILE = ("empty_file", 422, "The file is empty or holds a header and no rows.")
+    FILE_TOO_LARGE = ("file_too_large", 413, "The file is over the size limit for a job.")
+    JOB_TOO_MANY_ROWS = ("job_too_many_rows", 422, "The file has more rows than one job may.")
+    BAD_ENCODING = ("bad_encoding", 422, "The file is not UTF-8 text: save the CSV as UTF-8.")
+    MALFORMED_CSV = (
+        "malformed_csv",
+        422,
+        "The CSV could not be split into rows of comma-separated cells.",
+    )
+    COLUMNS_MISSING = ("columns_missing", 422, "The file lacks columns the version needs.")
+    COLUMNS_UNKNOWN = ("columns_unknown", 422, "The file has columns the version does not take.")
+    COLUMNS_DUPLICATE = ("columns_duplicate", 422, "The file names a column twice.")
+    PARQUET_SCHEMA = ("parquet_schema", 422, "A Parquet column is not a numeric type.")
+    UNREADABLE_FILE = ("unreadable_file", 422, "The file could not be read as CSV or Parquet.")
+    JOB_NOT_FOUND = ("job_not_found", 404, "No such job.")
+    JOB_NOT_CANCELLABLE = ("job_not_cancellable", 409, "The job has ended: nothing to cancel.")
+    JOB_OUTPUT_NOT_READY = ("job_output_not_ready", 409, "The job has no output (yet).")
+    JOB_FILES_EXPIRED = (
+        "job_files_expired",
+        410,
+        "The job's files were deleted after the retention period.",
+    )
+    # a failed job's reasons (never an HTTP answer of their own)
+    JOB_WORKER_LOST = (
+        "job_worker_lost",
+        503,
+        "A chunk's worker stopped too many times; the job was given up.",
+    )
+    JOB_TIMED_OUT = ("job_timed_out", 503, "The job ran past the time a job may run.")

@@ -9,7 +9,16 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from models_hub.choices import ArtifactFormat, RejectionCode, Task, VersionStatus
+from models_hub.choices import (
+    JOB_LIVE,
+    ArtifactFormat,
+    ChunkStatus,
+    JobFormat,
+    JobStatus,
+    RejectionCode,
+    Task,
+    VersionStatus,
+)
 
 VERSION_RE = re.compile(r"^(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})$")
 validate_version = RegexValidator(
@@ -142,3 +151,185 @@ class ModelVersion(models.Model):
     @property
     def schema_change_summary(self) -> str:
         return (self.schema_change or {}).get("summary", "")
+
+
+def job_input_to(instance: InferenceJob, filename: str) -> str:
+    # No user input in the name: the job's own id, under the model it runs.
+    return (
+        f"jobs/{instance.version.model_id}/{instance.public_id.hex}/input.{instance.input_format}"
+    )
+
+
+class InferenceJob(models.Model):
+    """A batch of rows a caller sent to one model version, predicted in chunks by workers.
+
+    Its input and output are private to ``owner_key`` (the caller's ``entitlement.Caller.key``:
+    ``user:<id>`` for a customer or a customer's key, ``org:<id>`` for an organization's key).
+    Credits are reserved at submission (``reservation``), consumed for the rows done when the
+    output is joined, and the rest released.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="jobs")
+    owner_key = models.CharField(max_length=40, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organization = models.ForeignKey(
+        "portal.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        "portal.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True, editable=False)
+    # the input, checked at submission
+    input_format = models.CharField(max_length=8, choices=JobFormat.choices)
+    input_file = models.FileField(upload_to=job_input_to, max_length=255, editable=False)
+    input_name = models.CharField(max_length=255, blank=True, editable=False)
+    input_bytes = models.BigIntegerField(default=0)
+    input_sha256 = models.CharField(max_length=64, editable=False)
+    id_column = models.CharField(max_length=120, blank=True)
+    columns = models.JSONField(default=list, editable=False, help_text="The file's columns.")
+    rows_total = models.BigIntegerField()
+    chunk_rows = models.PositiveIntegerField()
+    chunks_total = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    # what it is charged under (entitlement.Right) and what it costs
+    right_kind = models.CharField(max_length=12)
+    network = models.ForeignKey(
+        "chain.Network", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    token_id = models.DecimalField(max_digits=78, decimal_places=0, null=True, blank=True)
+    holder = models.CharField(max_length=42, blank=True)
+    unit = models.CharField(max_length=8, blank=True)
+    units_quoted = models.BigIntegerField(default=0)
+    units_charged = models.BigIntegerField(default=0)
+    reservation = models.OneToOneField(
+        "licensing.CreditReservation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="job",
+    )
+    receipt = models.OneToOneField(
+        "licensing.UsageReceipt",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="job",
+    )
+    # progress
+    rows_done = models.BigIntegerField(default=0, help_text="Rows of the chunks written.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    join_attempt = models.UUIDField(null=True, blank=True, editable=False)
+    join_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # the result
+    output_file = models.FileField(max_length=255, blank=True, editable=False)
+    output_rows = models.BigIntegerField(default=0)
+    output_bytes = models.BigIntegerField(default=0)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    error_chunk = models.PositiveIntegerField(null=True, blank=True)
+    error_row = models.BigIntegerField(null=True, blank=True, help_text="1-based data row.")
+    error_column = models.CharField(max_length=255, blank=True)
+    files_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "inference job"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=JobStatus.values), name="job_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(input_format__in=JobFormat.values), name="job_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rows_total__gt=0) & models.Q(chunks_total__gt=0),
+                name="job_has_rows",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rows_done__gte=0, rows_done__lte=models.F("rows_total")),
+                name="job_rows_done_within_total",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    units_charged__gte=0, units_charged__lte=models.F("units_quoted")
+                ),
+                name="job_charge_within_quote",
+            ),
+            models.UniqueConstraint(
+                fields=["owner_key", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="job_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner_key", "-created_at"]),
+            models.Index(fields=["status", "finished_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.public_id.hex[:8]} on {self.version}"
+
+    @property
+    def folder(self) -> str:
+        """Where its files are (input, parts, output): under the model, by the job's own id."""
+        return f"jobs/{self.version.model_id}/{self.public_id.hex}"
+
+    @property
+    def output_format(self) -> str:
+        return JobFormat.PARQUET if self.input_format == JobFormat.PARQUET else JobFormat.CSV
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in JOB_LIVE
+
+
+class JobChunk(models.Model):
+    """One slice of a job's rows: one worker task predicts it and writes it as a part file.
+
+    A task claims it by a conditional update that sets a fresh ``attempt``; it commits its part
+    the same way (only the attempt that holds it may), so a redelivered or swept chunk never
+    writes twice. ``heartbeat_at`` moves after every batch: a running chunk whose heartbeat
+    stopped (its worker died) is taken over after ``JOB_CHUNK_STALE_SECONDS``.
+    """
+
+    job = models.ForeignKey(InferenceJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_row = models.BigIntegerField(help_text="0-based index of its first data row.")
+    rows = models.PositiveIntegerField()
+    byte_start = models.BigIntegerField(null=True, blank=True)  # CSV: where its rows are
+    byte_end = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
+    attempt = models.UUIDField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True)
+    rows_done = models.PositiveIntegerField(default=0, help_text="Rows predicted so far.")
+    part_file = models.CharField(max_length=255, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    peak_rss_kb = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="job_chunk_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ChunkStatus.values), name="job_chunk_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rows_done__lte=models.F("rows")), name="job_chunk_rows_done"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of {self.job}"

@@ -105,20 +105,23 @@ def _invalid(field: str | None, code: str, message: str) -> DomainError:
 
 
 # --- the rows ------------------------------------------------------------------------------
-def rows_matrix(*, version: ModelVersion, rows: list, text: bytes | None = None) -> np.ndarray:
+def rows_matrix(
+    *, version: ModelVersion, rows: list, text: bytes | None = None, limit: int | None = None
+) -> np.ndarray:
     """The rows as a float64 matrix in the version's feature order, after every check.
 
     ``text`` is the JSON the rows were parsed from (``rows_from_body``'s body), when there is
     one: a text without ``true`` or ``false`` holds no bool, and an arrays body whose only
     quotes are those of ``"rows"`` holds no string, so numpy can be trusted to convert it.
     """
-    _check_published(version)
+    check_published(version)
     names = version.feature_names
     count = len(rows)
+    limit = limit or max_rows()
     if count == 0:
         raise DomainError(ModelsErrorCode.EMPTY_ROWS, details=[detail("rows", "empty_rows", "")])
-    if count > max_rows():
-        message = f"{count} rows: one request may send at most {max_rows()}."
+    if count > limit:
+        message = f"{count} rows: one request may send at most {limit}."
         raise DomainError(
             ModelsErrorCode.TOO_MANY_ROWS,
             message,
@@ -141,7 +144,7 @@ def _only_numbers(text: bytes) -> bool:
     return text.translate(None, NUMBER_TEXT) == b'{"rows":}'
 
 
-def _check_published(version: ModelVersion) -> None:
+def check_published(version: ModelVersion) -> None:
     if not (version.is_ready and version.is_published):
         state = "a draft" if version.is_ready else version.status
         raise DomainError(
@@ -273,8 +276,8 @@ def _json_kind(value) -> str:
 # --- the estimator -------------------------------------------------------------------------
 def predict_matrix(*, version: ModelVersion, matrix: np.ndarray) -> Prediction:
     """The estimator's answer for a checked matrix (``rows_matrix``), from the process cache."""
-    _check_published(version)
-    estimator = _estimator(version)
+    check_published(version)
+    estimator = estimator_of(version)
     predictions = estimator.predict(matrix).tolist()
     classes = probabilities = None
     if hasattr(estimator, "classes_"):
@@ -295,7 +298,9 @@ def predict_rows(*, version: ModelVersion, rows: list) -> Prediction:
     return predict_matrix(version=version, matrix=rows_matrix(version=version, rows=rows))
 
 
-def _estimator(version: ModelVersion):
+def estimator_of(version: ModelVersion):
+    """The version's estimator from this process's cache (``model_unavailable`` 503 when its
+    file cannot be loaded)."""
     try:
         return services.estimator_for(version=version)
     except (ArtifactTampered, FileNotFoundError, MalformedArtifact, UntrustedContent) as exc:

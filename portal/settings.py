@@ -349,6 +349,8 @@ CELERY_BEAT_SCHEDULE = {
     # credits_release_expired
     "credits-release-expired": {"task": "licensing.credits_release_expired", "schedule": 30.0},
     "idempotency-purge": {"task": "licensing.idempotency_purge", "schedule": 3600.0},
+    "jobs-sweep": {"task": "models_hub.jobs_sweep", "schedule": 30.0},  # jobs_sweep
+    "jobs-purge": {"task": "models_hub.jobs_purge", "schedule": 3600.0},  # jobs_purge
 }
 
 # --- Credit ledger and idempotency keys ---------------------------------------------------
@@ -361,8 +363,37 @@ IDEMPOTENCY_RUNNING_TIMEOUT = env_int("IDEMPOTENCY_RUNNING_TIMEOUT", 300, minimu
 
 # --- Model registry ---------------------------------------------------------------------
 MODEL_ARTIFACT_MAX_BYTES = env_int("MODEL_ARTIFACT_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
+
+# --- Batch inference jobs (models_hub.jobs) -----------------------------------------------
+# The largest input file of a job, and the most rows one job may take.
+JOB_MAX_BYTES = env_int("JOB_MAX_BYTES", 1024 * 1024 * 1024, minimum=1)
+JOB_MAX_ROWS = env_int("JOB_MAX_ROWS", 20_000_000, minimum=1)
+# Rows per chunk (one worker task each: a worker's memory is bounded by it), and rows per
+# batch within a chunk (the chunk's heartbeat, progress and cancellation are checked after each).
+JOB_CHUNK_ROWS = env_int("JOB_CHUNK_ROWS", 100_000, minimum=1)
+JOB_BATCH_ROWS = env_int("JOB_BATCH_ROWS", 25_000, minimum=1)
+# A running chunk whose heartbeat is older than this is taken over by another worker (its
+# worker died); after this many attempts the job fails (job_worker_lost).
+JOB_CHUNK_STALE_SECONDS = env_int("JOB_CHUNK_STALE_SECONDS", 120, minimum=1)
+JOB_CHUNK_MAX_ATTEMPTS = env_int("JOB_CHUNK_MAX_ATTEMPTS", 3, minimum=1)
+# A chunk still pending this long after it was queued is queued again (its message was lost).
+JOB_PENDING_REQUEUE_SECONDS = env_int("JOB_PENDING_REQUEUE_SECONDS", 900, minimum=1)
+# A job still running after this long fails (job_timed_out); its credits are held that long.
+JOB_MAX_RUNTIME = env_int("JOB_MAX_RUNTIME", 24 * 3600, minimum=60)
+# Inputs and outputs are deleted this many days after the job ended.
+JOB_RETENTION_DAYS = env_int("JOB_RETENTION_DAYS", 7, minimum=1)
+# Files up to this size have every cell checked at submission (a bad cell is a form error or
+# a 422 before anything is reserved); larger ones have their header, rows and encoding checked
+# then, and their cells by the chunks (a bad cell fails the job, and nothing is charged).
+JOB_INLINE_CHECK_BYTES = env_int("JOB_INLINE_CHECK_BYTES", 32 * 1024 * 1024, minimum=0)
+# The input column carried into the output beside the row number (when the file has it).
+JOB_ID_COLUMN = env_str("JOB_ID_COLUMN", "id")
+# BLAS/OpenMP threads one chunk's estimator may use (one per worker process by default).
+JOB_THREADS = env_int("JOB_THREADS", 1, minimum=1)
 # Any uploaded file is dropped while it arrives once it passes this (the largest limit).
-FILE_UPLOAD_MAX_BYTES = env_int("FILE_UPLOAD_MAX_BYTES", MODEL_ARTIFACT_MAX_BYTES, minimum=1)
+FILE_UPLOAD_MAX_BYTES = env_int(
+    "FILE_UPLOAD_MAX_BYTES", max(MODEL_ARTIFACT_MAX_BYTES, JOB_MAX_BYTES), minimum=1
+)
 MODEL_LOAD_MAX_ARRAY_BYTES = env_int("MODEL_LOAD_MAX_ARRAY_BYTES", 4 * 1024**3, minimum=1)
 # What one artifact may unpack to (a compressed joblib stream, a skops archive's members):
 # at most this many bytes, and past 16 MiB at most this ratio times the file's own size.

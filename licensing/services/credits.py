@@ -261,10 +261,16 @@ def credit_balance(*, network_id: int, token_id: int | Decimal, holder: str) -> 
 
 @transaction.atomic
 def credits_reserve(
-    *, network_id: int, token_id: int | Decimal, holder: str, units: int
+    *,
+    network_id: int,
+    token_id: int | Decimal,
+    holder: str,
+    units: int,
+    ttl_seconds: int | None = None,
 ) -> CreditReservation:
-    """Hold ``units`` credits for a request (``CREDIT_RESERVATION_TTL`` seconds at most);
-    ``insufficient_credits`` (402) when fewer are available."""
+    """Hold ``units`` credits for a request (``CREDIT_RESERVATION_TTL`` seconds at most, or
+    ``ttl_seconds``: a batch job holds its credits while it runs); ``insufficient_credits``
+    (402) when fewer are available."""
     units, holder, token_id = _units(units), _holder(holder), _token_id(token_id)
     account = (
         CreditAccount.objects.select_for_update()
@@ -286,7 +292,7 @@ def credits_reserve(
         account=account,
         units=units,
         created_at=now,
-        expires_at=now + timedelta(seconds=settings.CREDIT_RESERVATION_TTL),
+        expires_at=now + timedelta(seconds=ttl_seconds or settings.CREDIT_RESERVATION_TTL),
     )
     reservation.full_clean(exclude=["account"], validate_constraints=False)
     reservation.save(force_insert=True)
