@@ -80,6 +80,71 @@ def _purge(queue: str) -> None:
         connection.default_channel.queue_purge(queue)
 
 
+class WorkerProcess:
+    """A real Celery worker process on the test database and this run's queue."""
+
+    def __init__(self, *, queue: str, media_root, name: str, pool: str = "solo", env=None):
+        import subprocess
+        import sys
+
+        from django.conf import settings
+
+        environ = {**os.environ, "DATABASE_URL": _test_database_url(), "DEBUG": "true"}
+        environ["MEDIA_ROOT"] = str(media_root)
+        environ["CELERY_TASK_DEFAULT_QUEUE"] = queue  # what the worker's own tasks send
+        environ.update(env or {})
+        command = [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={pool}"]
+        command += ["--queues", queue, "--without-gossip", "--without-mingle", "-n", name]
+        command += ["--without-heartbeat", "--loglevel=WARNING"]
+        if pool == "prefork":
+            command += ["--concurrency=1"]
+        self.name = name
+        # a file, not a pipe: a full pipe would stall the worker
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env=environ, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def hostname(self) -> str:
+        return self.name
+
+    def children(self) -> list[int]:
+        """The pool's child processes (prefork), from /proc."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool: nothing gets to clean up or acknowledge."""
+        import signal
+
+        for pid in self.children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> str:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.seek(0)
+        output = self.log.read().decode(errors="replace")
+        self.log.close()
+        if "Traceback" in output:
+            print(f"--- {self.name} ---\n" + output[-20000:])
+        return output
+
+
 @pytest.fixture(scope="module")
 def celery_worker(task_queue, media_root, django_db_setup, django_db_blocker):
     """A real Celery worker process on the configured broker and the test database.
@@ -89,35 +154,30 @@ def celery_worker(task_queue, media_root, django_db_setup, django_db_blocker):
     would pick up the tasks later tests queue on commit (a publish from a browser test, say)
     and race them for the outbox lease. What earlier tests queued is purged before it starts.
     """
-    import subprocess
-    import sys
-
-    from django.conf import settings
-
     _purge(task_queue)
-
-    environ = {**os.environ, "DATABASE_URL": _test_database_url(), "DEBUG": "true"}
-    environ["MEDIA_ROOT"] = str(media_root)
-    command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo"]
-    command += ["--queues", task_queue, "--without-gossip", "--without-mingle"]
-    command += ["--without-heartbeat", "--loglevel=WARNING"]
-    # a file, not a pipe: a full pipe would stall the worker
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the fixture ends
-    process = subprocess.Popen(
-        command, cwd=settings.BASE_DIR, env=environ, stdout=log, stderr=subprocess.STDOUT
-    )
+    worker = WorkerProcess(queue=task_queue, media_root=media_root, name="test@%h")
     yield task_queue
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.seek(0)
-    output = log.read().decode(errors="replace")
-    if "Traceback" in output:
-        print(output[-20000:])
-    log.close()
+    worker.stop()
+
+
+@pytest.fixture
+def celery_workers(task_queue, media_root, django_db_setup, django_db_blocker):
+    """Start real worker processes on demand (``start(name, pool=, env=)``); all are stopped
+    at the test's end. For tests about several workers, or a worker killed mid-task."""
+    _purge(task_queue)
+    started: list[WorkerProcess] = []
+
+    def start(name: str, *, pool: str = "solo", env: dict | None = None) -> WorkerProcess:
+        worker = WorkerProcess(
+            queue=task_queue, media_root=media_root, name=f"{name}@test", pool=pool, env=env
+        )
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+    _purge(task_queue)
 
 
 @pytest.fixture(scope="session")
