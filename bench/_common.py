@@ -30,7 +30,7 @@ _migrated = False
 
 
 # --- Django -----------------------------------------------------------------------------
-def setup_django() -> Path:
+def setup_django(*, broker_url: str = "filesystem://") -> Path:
     """Set up Django on a throwaway VAR_DIR (SQLite database, filesystem broker); idempotent.
 
     The real ``var/`` and whatever database or broker the environment names are never touched:
@@ -53,7 +53,7 @@ def setup_django() -> Path:
     # BENCH_DATABASE_URL: a database of its own that the bench may fill (PostgreSQL, say)
     sqlite = f"sqlite:///{var_dir / 'bench.sqlite3'}"
     os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or sqlite
-    os.environ["CELERY_BROKER_URL"] = "filesystem://"
+    os.environ["CELERY_BROKER_URL"] = broker_url  # Redis for a bench that starts workers
 
     import django
 
