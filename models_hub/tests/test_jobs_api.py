@@ -365,7 +365,7 @@ def test_an_unknown_model_or_version_is_404(client, own, version):
     assert not InferenceJob.objects.exists()
 
 
-def test_a_draft_is_invisible_to_other_organizations(client, version, upload, other, own):
+def test_a_draft_is_invisible_to_other_organizations(client, version, upload, other):
     estimator, _ = _cancer()
     upload(version.model, serialize(estimator, "joblib"), version="1.1.0", filename="m.joblib")
     url = f"/api/models/alpha/{version.model.slug}/versions/1.1.0/jobs"
@@ -427,3 +427,52 @@ def test_a_customers_key_owns_its_jobs_as_the_customer(client, base, version):
         "no_license",
     )
     assert client.get("/api/jobs", headers=headers).json() == {"items": [], "count": 0}
+
+
+# --- the document -----------------------------------------------------------------------------
+def _answer_schema(document: dict, path: str, method: str, status: int) -> dict:
+    """The documented JSON schema of one answer, with the document's components beside it."""
+    answer = document["paths"][path][method]["responses"][str(status)]
+    schema = answer["content"]["application/json"]["schema"]
+    return {**schema, "components": document["components"]}
+
+
+def test_the_answers_are_the_documented_ones(client, base, own, settings):
+    """Schemathesis (portal/tests/test_api_schemathesis.py) reaches the jobs' 4xx answers; the
+    200 and 202 bodies of every state are checked against the document here."""
+    import jsonschema_rs  # schemathesis' own validator
+
+    settings.JOB_CHUNK_ROWS = 8
+    document = client.get("/api/openapi.json").json()
+    submit = "/api/models/{org}/{slug}/versions/{version}/jobs"
+
+    def conforms(response, path: str, method: str = "get", status: int = 200) -> None:
+        assert response.status_code == status, response.content
+        validator = jsonschema_rs.Draft202012Validator(
+            _answer_schema(document, path, method, status)
+        )
+        errors = [error.message for error in validator.iter_errors(response.json())]
+        assert not errors, errors
+
+    data = jobs_kit.csv_bytes(_frame(20))
+    conforms(_post_file(client, f"{base}/jobs/quote", data, headers=own), f"{submit}/quote", "post")
+    submitted = _post_file(client, f"{base}/jobs", data, headers={**own, "Idempotency-Key": "d"})
+    conforms(submitted, submit, "post", 202)
+    replayed = _post_file(client, f"{base}/jobs", data, headers={**own, "Idempotency-Key": "d"})
+    conforms(replayed, submit, "post", 200)
+    job = _job(submitted.json())
+    jobs.chunk_run(chunk_id=job.chunks.get(index=0).pk, worker="inline")
+    detail = "/api/jobs/{job_id}"
+    conforms(client.get(f"/api/jobs/{job.public_id}", headers=own), detail)  # running
+    conforms(
+        client.post(f"/api/jobs/{job.public_id}/cancel", headers=own), f"{detail}/cancel", "post"
+    )
+    jobs_kit.run_inline(job)
+    conforms(client.get(f"/api/jobs/{job.public_id}", headers=own), detail)  # cancelled
+    conforms(client.get("/api/jobs", headers=own), "/api/jobs")
+    output = document["paths"][f"{detail}/output"]["get"]["responses"]["200"]["content"]
+    assert set(output) == {"text/csv", "application/vnd.apache.parquet"}
+    body = document["paths"][submit]["post"]["requestBody"]["content"]
+    assert body["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+    assert body["multipart/form-data"]["schema"]["required"] == ["file"]
+    assert body["application/json"]["schema"]["required"] == ["rows"]
