@@ -296,3 +296,46 @@ def test_a_license_holders_job_is_receipted_and_not_charged(client, shop, served
     assert (job.status, job.units_charged, job.reservation) == ("succeeded", 0, None)
     receipt = UsageReceipt.objects.get()
     assert (receipt.holder, int(receipt.token_id), receipt.units) == (carol, LICENSE_NATIVE, 7)
+
+
+def test_a_bad_cell_a_chunk_finds_fails_the_job_and_releases_every_credit(
+    client, shop, served, settings
+):
+    # given a file too large to check every cell at submission, with a bad cell in row 7
+    settings.JOB_INLINE_CHECK_BYTES = 0
+    settings.JOB_CHUNK_ROWS = 4
+    dave = shop.env.acct.dave
+    _buy(shop, dave, CREDITS, 20, CREDIT_PRICE)
+    key = _key_for(dave)
+    lines = _csv(12).splitlines(keepends=True)
+    lines[7] = b"x" + lines[7][1:]  # data row 7, the first cell
+    submitted = _post(client, f"{served}/jobs", b"".join(lines), key)
+    assert submitted.status_code == 202, submitted.content
+    assert _account(shop, dave).reserved == 12
+
+    # when it runs, the second chunk fails it
+    job = jobs_kit.run_inline(InferenceJob.objects.get(public_id=submitted.json()["id"]))
+
+    # then it says where, and nothing is charged
+    assert (job.status, job.error_code, job.error_chunk, job.error_row) == (
+        "failed",
+        "not_numeric",
+        1,
+        7,
+    )
+    account = _account(shop, dave)
+    assert (account.available, account.reserved, account.unsettled) == (20, 0, 0)
+    assert not UsageReceipt.objects.exists()
+
+
+def test_a_license_quota_too_small_for_the_job_is_429(client, shop, served):
+    from licensing.models import LicenseTerms
+
+    carol = shop.env.acct.carol
+    _buy(shop, carol, LICENSE_NATIVE, 1, LICENSE_PRICE)
+    LicenseTerms.objects.filter(pk=shop.terms.pk).update(usage_quota=10, usage_quota_period="day")
+    entitlement.invalidate()
+    key = _key_for(carol)
+
+    _refused(_post(client, f"{served}/jobs", _csv(11), key), 429, "quota_exceeded")
+    assert _post(client, f"{served}/jobs", _csv(10), key).status_code == 202

@@ -289,8 +289,8 @@ def job_submit(
     version: VersionLabel,
     idempotency_key: IdempotencyKey = None,
 ):
-    """Submit a job (202): the input is checked, the credits it needs are reserved, and its
-    chunks are queued; poll `links.self` for its progress. A retry with the same
+    """Submit a job (202, `Location` names it): the input is checked, the credits it needs are
+    reserved, and its chunks are queued; poll `links.self` for its progress. A retry with the same
     `Idempotency-Key` and input answers the first job (200, `Idempotent-Replayed: true`)."""
     found = _version(request, org, slug, version)
     source = _source(request, found)
@@ -303,8 +303,10 @@ def job_submit(
         api_key=api_key,
         idempotency_key=idempotency_key,
     )
-    if not created:
-        response["Idempotent-Replayed"] = "true"
+    if created:
+        response["Location"] = reverse("api:job_detail", kwargs={"job_id": str(job.public_id)})
+    else:
+        response["Idempotent-Replayed"] = "true"  # the first request's job, reserved once
     return Status(202 if created else 200, _loaded(job))
 
 

@@ -164,6 +164,7 @@ def test_a_csv_job_is_submitted_polled_and_downloaded(client, base, own, version
         "eta_seconds": None,
     }
     links = body["links"]
+    assert submitted["Location"] == links["self"]
     assert links == {
         "self": f"/api/jobs/{job.public_id}",
         "output": None,

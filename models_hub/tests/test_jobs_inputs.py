@@ -438,5 +438,11 @@ def test_more_json_rows_than_a_job_may_take(send, settings):
     _refused(send(rows=_frame(3).to_numpy().tolist()), 422, "too_many_rows")
 
 
+def test_a_json_body_over_the_size_limit(send, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    _refused(send(rows=_frame(6).to_numpy().tolist()), 413, "payload_too_large")
+
+
 def test_a_body_that_is_not_json(send):
     _refused(send(body='{"rows": ['), 400, "bad_request")
