@@ -13,6 +13,7 @@ from ninja import NinjaAPI, Router, Schema
 from chain.api import router as chain_router
 from licensing.api import router as licensing_router
 from models_hub.api import router as models_router
+from models_hub.jobs.api import router as jobs_router
 from models_hub.predict_api import router as predict_router
 from portal.api_errors import errors, install_error_handlers
 from portal.auth import ApiKeyAuth
@@ -90,4 +91,5 @@ api.add_router("/auth/siwe", siwe_router)
 api.add_router("/chain", chain_router)
 api.add_router("/models", models_router)
 api.add_router("/models", predict_router)
+api.add_router("/", jobs_router)
 api.add_router("/licensing", licensing_router)

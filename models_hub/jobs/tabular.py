@@ -389,7 +389,8 @@ def _inspect_parquet(handle, features, id_column, chunk_rows, max_rows) -> Layou
 
 def _check_parquet_nulls(parquet: pq.ParquetFile, features: list[str]) -> None:
     """Nulls in a feature column, from the footer's statistics (row groups without statistics
-    are checked when their chunk is read)."""
+    are checked when their chunk is read); the first null's row is read from that one column
+    of that one row group, so the error names the row and the column like a CSV's does."""
     metadata = parquet.metadata
     positions = {metadata.schema.column(i).name: i for i in range(metadata.num_columns)}
     first = 0
@@ -398,12 +399,9 @@ def _check_parquet_nulls(parquet: pq.ParquetFile, features: list[str]) -> None:
         for name in features:
             stats = row_group.column(positions[name]).statistics
             if stats is not None and stats.has_null_count and stats.null_count:
-                raise _error(
-                    ModelsErrorCode.NOT_NUMERIC,
-                    f"The column {name!r} has {stats.null_count} empty (null) cell(s) in rows "
-                    f"{first + 1}..{first + row_group.num_rows}: every feature cell is a number.",
-                    field_name=name,
-                )
+                column = parquet.read_row_group(group, columns=[name]).column(name)
+                index = pc.index(pc.is_null(column), True).as_py()
+                raise _not_numeric(first + index + 1, name, "an empty (null) cell")
         first += row_group.num_rows
 
 
