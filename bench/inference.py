@@ -315,6 +315,7 @@ def run(quick: bool = False) -> list[dict]:
 
 def _cases(name, estimator, version, caller, workers, *, big, tenth, small, params, folder):
     rows = params["rows"]
+    serial_floor(big, estimator, folder / "floor.csv")  # a warm-up, as the workers have had
     floors = [serial_floor(big, estimator, folder / "floor.csv")]
     # one fresh worker: a warm-up, the tenth (peak RSS), then the big job (peak RSS, time)
     first = workers.start()
@@ -351,6 +352,7 @@ def _cases(name, estimator, version, caller, workers, *, big, tenth, small, para
                 "floor_s": round(floor_s, 3),
                 "floors_s": [round(f, 3) for f in floors],
                 "one_worker_s": round(one_s, 3),
+                "phases": job.phases,
                 "floor_rows_per_s": round(rows / floor_s),
                 "job_rows_per_s": round(rows / one_s),
             },

@@ -246,20 +246,21 @@ class _LineScan:
         self._check_blank_lines(block)
         count = block.count(b"\n")
         next_cut = len(self.boundaries) * self.chunk_rows
-        while self.lines + count >= next_cut:
-            position = _nth(block, b"\n", next_cut - self.lines)
-            self.boundaries.append(self.offset + position + 1)
-            next_cut += self.chunk_rows
+        if self.lines + count >= next_cut:  # chunks end in this block: where its lines end
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            while self.lines + count >= next_cut:
+                self.boundaries.append(self.offset + int(ends[next_cut - self.lines - 1]) + 1)
+                next_cut += self.chunk_rows
         self.lines += count
         if self.lines > self.max_rows + 1:
             raise _error(
                 JobErrorCode.JOB_TOO_MANY_ROWS,
                 f"The file has more than {self.max_rows:,} rows, the most one job may take.",
             )
-        stripped = block.rstrip(b"\r\n")
-        if stripped:
-            self.end_of_data = self.offset + len(stripped)
-            self.tail_breaks = block.count(b"\n", len(stripped))
+        data_end = _data_end(block)
+        if data_end:
+            self.end_of_data = self.offset + data_end
+            self.tail_breaks = block.count(b"\n", data_end)
         else:
             self.tail_breaks += count
         self.offset += len(block)
@@ -277,20 +278,26 @@ class _LineScan:
             ) from None
 
     def _check_blank_lines(self, block: bytes) -> None:
-        """A blank line is allowed only in the file's trailing run of line breaks."""
-        if self.pending_blank is not None and block.strip(b"\r\n"):
+        """A blank line is allowed only in the file's trailing run of line breaks. (No copy of
+        the block: this runs on every block of a file that may be gigabytes.)"""
+        data_end = _data_end(block)
+        if self.pending_blank is not None and data_end:
             self._blank(self.pending_blank)
-        joined = self.last_byte + block
-        data_end = len(joined.rstrip(b"\r\n"))
+        found = []
+        if self.last_byte == b"\n" and (block[:1] == b"\n" or block[:2] == b"\r\n"):
+            found.append(0)  # the block starts with a blank line
         for blank in (b"\n\n", b"\n\r\n"):
-            at = joined.find(blank)
-            if at < 0:
-                continue
-            row = self.lines + joined.count(b"\n", 1, at + 1) + 1
-            if at < data_end:
-                self._blank(row)
-            if self.pending_blank is None:
-                self.pending_blank = row
+            at = block.find(blank)
+            if at >= 0:
+                found.append(at + 1)
+        if not found:
+            return
+        start = min(found)  # where the first blank line starts, in this block
+        row = self.lines + block.count(b"\n", 0, start) + 1
+        if start < data_end:
+            self._blank(row)
+        if self.pending_blank is None:
+            self.pending_blank = row
 
     def _blank(self, row: int) -> None:
         raise _error(
@@ -329,11 +336,12 @@ class _LineScan:
             )
 
 
-def _nth(block: bytes, needle: bytes, n: int) -> int:
-    position = -1
-    for _ in range(n):
-        position = block.find(needle, position + 1)
-    return position
+def _data_end(block: bytes) -> int:
+    """The length of ``block`` without its trailing line breaks (0: nothing but breaks)."""
+    end = len(block)
+    while end and block[end - 1] in (10, 13):
+        end -= 1
+    return end
 
 
 def _inspect_parquet(handle, features, id_column, chunk_rows, max_rows) -> Layout:
