@@ -97,6 +97,8 @@ def celery_worker(task_queue, media_root, django_db_setup, django_db_blocker):
     _purge(task_queue)
 
     environ = {**os.environ, "DATABASE_URL": _test_database_url(), "DEBUG": "true"}
+    # what the worker itself queues (a job's join after its last chunk) goes to this run's queue
+    environ["CELERY_TASK_DEFAULT_QUEUE"] = task_queue
     environ["MEDIA_ROOT"] = str(media_root)
     command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo"]
     command += ["--queues", task_queue, "--without-gossip", "--without-mingle"]

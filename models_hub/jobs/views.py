@@ -92,7 +92,10 @@ def _form(request: HttpRequest, caller: Caller) -> JobForm:
 
 
 def _preselected(request: HttpRequest, runnable) -> int | None:
-    """``?version=<pk>``, or the newest runnable version of ``?model=<org>/<slug>``."""
+    """``?version=<pk>``, or the newest runnable version of ``?model=<org>/<slug>``; the one
+    version there is when nothing is asked for."""
+    if len(runnable) == 1 and not request.GET.get("version") and not request.GET.get("model"):
+        return runnable[0].version.pk
     wanted = request.GET.get("version", "")
     if wanted.isdigit():
         return next((r.version.pk for r in runnable if r.version.pk == int(wanted)), None)
@@ -161,6 +164,7 @@ def job_quote(request: HttpRequest) -> HttpResponse:
         "waiting": waiting,
         "chosen": form.chosen if quote else None,
         "max_rows": settings.PREDICT_MAX_ROWS,
+        "chunk_rows": settings.JOB_CHUNK_ROWS,
     }
     return render(request, "jobs/_quote.html", context)
 
