@@ -61,7 +61,9 @@ def signed_in(view):
             return view(request, *args, **kwargs)
         if _is_htmx(request):  # a fragment: send the whole page to the sign-in, and back
             back = urlsplit(request.headers.get("HX-Current-URL", "")).path
-            login = redirect_to_login(back or reverse("jobs:list"), reverse("siwe_login"))
+            if not back.startswith("/") or back.startswith("//"):
+                back = reverse("jobs:list")
+            login = redirect_to_login(back, reverse("siwe_login"))
             response = HttpResponse(status=401)
             response["HX-Redirect"] = login["Location"]
             return response
@@ -96,9 +98,9 @@ def _preselected(request: HttpRequest, runnable) -> int | None:
     version there is when nothing is asked for."""
     if len(runnable) == 1 and not request.GET.get("version") and not request.GET.get("model"):
         return runnable[0].version.pk
-    wanted = request.GET.get("version", "")
-    if wanted.isdigit():
-        return next((r.version.pk for r in runnable if r.version.pk == int(wanted)), None)
+    wanted = _pk(request.GET.get("version"))
+    if wanted is not None:
+        return next((r.version.pk for r in runnable if r.version.pk == wanted), None)
     address = request.GET.get("model", "")
     for item in runnable:
         model = item.version.model
@@ -107,13 +109,20 @@ def _preselected(request: HttpRequest, runnable) -> int | None:
     return None
 
 
+def _pk(value: str | None) -> int | None:
+    """A primary key from a query string (a database's 64-bit integer), or None."""
+    if value and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 def _refusal(request: HttpRequest, caller: Caller, form: JobForm):
     """Why the version the link asked for is not in the list (when the caller may see it)."""
     if form.initial.get("version") is not None:
         return None
-    wanted = request.GET.get("version", "")
-    if wanted.isdigit():
-        return selectors.refusal_for(caller=caller, version_id=int(wanted))
+    wanted = _pk(request.GET.get("version"))
+    if wanted is not None:
+        return selectors.refusal_for(caller=caller, version_id=wanted)
     if request.GET.get("model"):
         return selectors.refusal_for(caller=caller, model_address=request.GET["model"])
     return None

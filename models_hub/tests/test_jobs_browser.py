@@ -100,6 +100,12 @@ def test_a_job_submitted_through_the_form_runs_on_a_worker_and_downloads(
     # when they open the form from the version's link and choose the file
     page.goto(f"{LIST}?version={version.pk}")
     expect(page.get_by_label("Model version")).to_have_value(str(version.pk))
+    # htmx read its config from the page's meta element: it injects no style, evaluates nothing
+    config = page.evaluate(
+        "() => [htmx.version, htmx.config.allowEval, htmx.config.includeIndicatorStyles,"
+        " htmx.config.allowScriptTags, document.querySelectorAll('style').length]"
+    )
+    assert config == ["2.0.11", False, False, False, 0], config
     _choose(page, tmp_path, "flowers.csv", jobs_kit.csv_bytes(frame))
 
     # then the quote appears: rows, chunks, and what it costs

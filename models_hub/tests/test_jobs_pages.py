@@ -166,6 +166,16 @@ def _key(page: str) -> str:
     return re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page).group(1)
 
 
+@pytest.mark.parametrize(
+    "query", ["version=99999999999999999999", "version=x", "model=a", "page=-1"]
+)
+def test_odd_query_strings_show_the_page(signed_in, version, query):
+    response = signed_in.get(f"{LIST}?{query}")
+
+    assert response.status_code == 200
+    assert "You cannot run" not in response.content.decode()
+
+
 def test_a_refused_version_names_the_reason(signed_in, version, org_b, upload):
     estimator, _ = _iris()
     other = services.model_create(
