@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@echo "==> Installing Node packages (anvil, solc, OpenZeppelin, Chart.js)"
+	@echo "==> Installing Node packages (anvil, solc, OpenZeppelin, Chart.js, htmx)"
 	npm ci --no-audit --no-fund
 	touch $@
 
@@ -78,6 +78,7 @@ contracts-check: deps-node
 # Browser libraries are vendored into static/ (committed; no build step, no CDN): copied from
 # the pinned npm packages. A test fails when the committed copy differs from node_modules'.
 CHARTJS := static/vendor/chart.js
+HTMX := static/vendor/htmx
 # axe-core is for the browser tests only: it lives with them, never in static/.
 AXE := portal/tests/vendor/axe-core
 vendor: deps-node
@@ -86,6 +87,9 @@ vendor: deps-node
 	cp node_modules/chart.js/dist/chart.umd.min.js.map $(CHARTJS)/chart.umd.min.js.map
 	cp node_modules/chart.js/LICENSE.md $(CHARTJS)/LICENSE.md
 	cp node_modules/@kurkle/color/LICENSE.md $(CHARTJS)/LICENSE-kurkle-color.md
+	mkdir -p $(HTMX)
+	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)/htmx.min.js
+	cp node_modules/htmx.org/LICENSE $(HTMX)/LICENSE
 	mkdir -p $(AXE)
 	cp node_modules/axe-core/axe.min.js $(AXE)/axe.min.js
 	cp node_modules/axe-core/LICENSE $(AXE)/LICENSE

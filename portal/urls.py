@@ -26,6 +26,7 @@ urlpatterns = [
     path("_allauth/", include("allauth.headless.urls")),
     path("market/", include("licensing.urls")),
     path("account/keys/", include("portal.customer_keys")),
+    path("account/jobs/", include("models_hub.jobs.urls")),
     path("account/", include("licensing.account_views")),
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),

@@ -477,13 +477,26 @@ def test_the_page_costs_the_same_queries_with_3_and_30_payments(
     assert _page_queries(client, org_a) == with_3
 
 
-def test_the_vendored_chart_js_is_the_pinned_package(settings):
+# (folder in static/vendor, npm package, its files' folder, the files, the license's name)
+VENDORED = {
+    # the source map ships too: collectstatic's manifest follows the script's sourceMappingURL
+    "chart.js": ("chart.js", "dist", ("chart.umd.min.js", "chart.umd.min.js.map"), "LICENSE.md"),
+    # the job pages' live progress (templates/jobs/); its minified file names no source map
+    "htmx": ("htmx.org", "dist", ("htmx.min.js",), "LICENSE"),
+}
+
+
+@pytest.mark.parametrize("folder", sorted(VENDORED))
+def test_the_vendored_browser_library_is_the_pinned_package(settings, folder):
     from pathlib import Path
 
-    vendored = Path(settings.BASE_DIR) / "static/vendor/chart.js"
-    package = Path(settings.BASE_DIR) / "node_modules/chart.js/dist"
-    assert (vendored / "LICENSE.md").exists()
-    # the source map ships too: collectstatic's manifest follows the script's sourceMappingURL
-    for name in ("chart.umd.min.js", "chart.umd.min.js.map"):
-        assert (package / name).exists(), "npm ci installs chart.js (make setup)"
-        assert (vendored / name).read_bytes() == (package / name).read_bytes(), "run `make vendor`"
+    package_name, dist, names, license_name = VENDORED[folder]
+    vendored = Path(settings.BASE_DIR) / "static/vendor" / folder
+    package = Path(settings.BASE_DIR) / "node_modules" / package_name
+    assert (vendored / license_name).exists()
+    assert (vendored / license_name).read_bytes() == (package / license_name).read_bytes()
+    for name in names:
+        assert (package / dist / name).exists(), f"npm ci installs {package_name} (make setup)"
+        assert (vendored / name).read_bytes() == (package / dist / name).read_bytes(), (
+            "run `make vendor`"
+        )
