@@ -38,7 +38,7 @@ FULL = {"rows": 1_000_000, "floor_runs": 2}
 QUICK = {"rows": 200_000, "floor_runs": 1}
 FEATURES = 20
 TRAIN_ROWS = 20_000
-MODELS = ("rf", "lr")
+MODELS = tuple(os.environ.get("BENCH_INFERENCE_MODELS", "rf,lr").split(","))  # rf, lr
 
 
 # --- data and estimators ------------------------------------------------------------------

@@ -35,6 +35,7 @@ import io
 import math
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -199,9 +200,16 @@ def _inspect_csv(handle, features, id_column, chunk_rows, max_rows) -> Layout:
     id_found = check_columns(columns, features, id_column)
     scan = _LineScan(base=header_end, chunk_rows=chunk_rows, max_rows=max_rows)
     scan.feed(head[header_end:])
-    while block := handle.read(BLOCK):
-        digest.update(block)
-        scan.feed(block)
+    # sha256 releases the GIL: each block is hashed in a thread while the next is scanned
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        hashed = None
+        while block := handle.read(BLOCK):
+            if hashed is not None:
+                hashed.result()  # in order, and at most two blocks held
+            hashed = hasher.submit(digest.update, block)
+            scan.feed(block)
+        if hashed is not None:
+            hashed.result()
     scan.finish()
     if scan.rows == 0:
         raise _error(JobErrorCode.EMPTY_FILE, "The file has a header and no rows.")
@@ -219,9 +227,10 @@ def _inspect_csv(handle, features, id_column, chunk_rows, max_rows) -> Layout:
 
 class _LineScan:
     """Counts the data lines of a CSV fed in blocks and notes where every ``chunk_rows``-th
-    line starts, with fast byte searches (``bytes.count``, ``find``: no per-line Python work
-    but for the few lines that end a chunk). It also checks that the text is UTF-8 and that no
-    blank line comes before the end."""
+    line starts, with fast byte operations (``bytes.count``, ``isascii``, one numpy pass over
+    a block where a chunk ends: no per-line Python work), and checks that the text is UTF-8.
+    A blank line before the end is found when its chunk is read (at submission for a file the
+    cells of which are all checked then, ``JOB_INLINE_CHECK_BYTES``)."""
 
     def __init__(self, *, base: int, chunk_rows: int, max_rows: int) -> None:
         self.base = base
@@ -233,7 +242,6 @@ class _LineScan:
         self.boundaries = [base]  # file offsets where chunks start
         self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.last_byte = b"\n"  # the byte before the next block (the header ended a line)
-        self.pending_blank: int | None = None  # a blank line's row, if data follows it
         self.end_of_data = base  # file offset past the last byte that is not a line break
         self.rows = 0
         self.chunks: list[ChunkSpan] = []
@@ -243,7 +251,6 @@ class _LineScan:
             return
         if not block.isascii() or self.decoder.getstate()[0]:
             self._check_utf8(block)
-        self._check_blank_lines(block)
         count = block.count(b"\n")
         next_cut = len(self.boundaries) * self.chunk_rows
         if self.lines + count >= next_cut:  # chunks end in this block: where its lines end
@@ -276,35 +283,6 @@ class _LineScan:
                 f"Row {row} is not UTF-8 text: save the CSV as UTF-8.",
                 field_name=f"rows.{row}",
             ) from None
-
-    def _check_blank_lines(self, block: bytes) -> None:
-        """A blank line is allowed only in the file's trailing run of line breaks. (No copy of
-        the block: this runs on every block of a file that may be gigabytes.)"""
-        data_end = _data_end(block)
-        if self.pending_blank is not None and data_end:
-            self._blank(self.pending_blank)
-        found = []
-        if self.last_byte == b"\n" and (block[:1] == b"\n" or block[:2] == b"\r\n"):
-            found.append(0)  # the block starts with a blank line
-        for blank in (b"\n\n", b"\n\r\n"):
-            at = block.find(blank)
-            if at >= 0:
-                found.append(at + 1)
-        if not found:
-            return
-        start = min(found)  # where the first blank line starts, in this block
-        row = self.lines + block.count(b"\n", 0, start) + 1
-        if start < data_end:
-            self._blank(row)
-        if self.pending_blank is None:
-            self.pending_blank = row
-
-    def _blank(self, row: int) -> None:
-        raise _error(
-            JobErrorCode.MALFORMED_CSV,
-            f"Row {row} is blank: only the end of the file may have blank lines.",
-            field_name=f"rows.{row}",
-        )
 
     def finish(self) -> None:
         """The row count (the last line may lack its line break) and the chunks' spans."""
@@ -437,7 +415,7 @@ def _csv_rows(data: bytes, columns, features, id_column, span) -> pa.Table:
         table = pa_csv.read_csv(
             io.BytesIO(data),
             read_options=pa_csv.ReadOptions(
-                column_names=columns, use_threads=False, block_size=max(len(data) + 1, 1 << 20)
+                column_names=columns, use_threads=False, block_size=1 << 20
             ),
             parse_options=pa_csv.ParseOptions(newlines_in_values=False),
             convert_options=pa_csv.ConvertOptions(
@@ -461,6 +439,9 @@ def _first_bad_cell(data: bytes, columns, features, span) -> DomainError:
     wanted = set(features)
     for offset, cells in enumerate(csv.reader(io.StringIO(text))):
         row = span.first_row + offset + 1
+        if not cells:
+            message = f"Row {row} is blank: only the end of the file may have blank lines."
+            return _error(JobErrorCode.MALFORMED_CSV, message, field_name=f"rows.{row}")
         if len(cells) != len(columns):
             message = f"Row {row} has {len(cells)} cells; the header names {len(columns)} columns."
             return _error(JobErrorCode.MALFORMED_CSV, message, field_name=f"rows.{row}")
