@@ -11,6 +11,7 @@ is private to them. Managers and owners may cancel live jobs (``services.job_can
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,7 +20,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from chain.paginators import CappedCountPaginator
 from licensing.entitlement import CREDITS, LICENSE, PASS, PUBLISHER
@@ -119,7 +121,9 @@ def customer(job: InferenceJob) -> str:
             '<code title="{}">{}…{}</code>', job.holder, job.holder[:6], job.holder[-4:]
         )
     if job.user_id is not None:
-        return job.user.email or job.user.get_username()
+        # a narrow column breaks an address before its @ and its dots, not anywhere
+        parts = re.split(r"(?=[@.])", job.user.email or job.user.get_username())
+        return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts))
     return "-"
 
 
@@ -156,7 +160,7 @@ class JobChunkInline(TenantInlineMixin, admin.TabularInline):
     model = JobChunk
     extra = 0
     can_delete = False
-    fields = ["index", "rows", "chunk_status", "attempts", "worker", "heartbeat_at", "rows_done"]
+    fields = ["index", "rows", "chunk_status", "attempts", "worker", "heartbeat", "rows_done"]
     readonly_fields = fields
     ordering = ["index"]
     verbose_name_plural = "chunks"
@@ -166,6 +170,10 @@ class JobChunkInline(TenantInlineMixin, admin.TabularInline):
         return format_html(
             '<span class="chunk-badge status-{}">{}</span>', obj.status, obj.get_status_display()
         )
+
+    @admin.display(description="Heartbeat (UTC)")
+    def heartbeat(self, obj):
+        return f"{obj.heartbeat_at:%Y-%m-%d %H:%M:%S}" if obj.heartbeat_at else "-"
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -187,12 +195,12 @@ class InferenceJobAdmin(TenantAdminMixin, ServiceAdmin):
 
     tenant_field = "version__model__organization"
     tenant_read_only = True
-    paginator = CappedCountPaginator
+    paginator = CappedCountPaginator  # jobs pile up: no full COUNT, no facet counts
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
     list_display = [
-        "job_id", "model_link", "version_link", "customer_cell", "badge", "progress",
-        "credits", "submitted", "finished",
+        "job_id", "model_and_version", "customer_cell", "status_and_progress", "credits", "times",
     ]  # fmt: skip
     list_display_links = ["job_id"]
     list_filter = ["status", JobModelFilter, "created_at"]
@@ -250,6 +258,12 @@ class InferenceJobAdmin(TenantAdminMixin, ServiceAdmin):
         url = reverse("admin:models_hub_aimodel_change", args=[model.pk])
         return format_html('<a href="{}">{}</a>', url, model.name)
 
+    @admin.display(description="Model", ordering="version__model__name")
+    def model_and_version(self, obj):
+        return format_html(
+            '{} <span class="job-quiet">{}</span>', self.model_link(obj), self.version_link(obj)
+        )
+
     @admin.display(description="Version")
     def version_link(self, obj):
         url = reverse("admin:models_hub_modelversion_change", args=[obj.version_id])
@@ -259,31 +273,35 @@ class InferenceJobAdmin(TenantAdminMixin, ServiceAdmin):
     def customer_cell(self, obj):
         return customer(obj)
 
-    @admin.display(description="Status", ordering="status")
-    def badge(self, obj):
-        return job_badge(obj)
-
-    @admin.display(description="Progress")
-    def progress(self, obj):
-        return progress_cell(obj, getattr(obj, PROGRESS, None) or jobs.job_progress(obj))
+    @admin.display(description="Status and progress", ordering="status")
+    def status_and_progress(self, obj):
+        progress = getattr(obj, PROGRESS, None) or jobs.job_progress(obj)
+        return format_html("{}{}", job_badge(obj), progress_cell(obj, progress))
 
     @admin.display(description="Credits charged", ordering="units_charged")
     def credits(self, obj):
         if obj.right_kind != CREDITS:
-            return format_html('<span class="job-quiet">{}</span>', RIGHTS.get(obj.right_kind, "-"))
-        if obj.is_live:
             return format_html(
-                '<span class="job-quiet">{} reserved</span>', f"{obj.units_quoted:,}"
+                '<span class="job-quiet" title="Charged under: {}">{}</span>',
+                RIGHTS.get(obj.right_kind, obj.right_kind),
+                "free" if obj.right_kind == PUBLISHER else obj.right_kind,
             )
+        if obj.is_live:
+            return format_html('<span class="job-quiet">{} held</span>', f"{obj.units_quoted:,}")
         return f"{obj.units_charged:,}"
 
-    @admin.display(description="Submitted", ordering="created_at")
-    def submitted(self, obj):
-        return _time(obj.created_at)
-
-    @admin.display(description="Finished", ordering="finished_at")
-    def finished(self, obj):
-        return _time(obj.finished_at) if obj.finished_at else "-"
+    @admin.display(description="Submitted / finished", ordering="created_at")
+    def times(self, obj):
+        submitted = _time(obj.created_at)
+        if not obj.finished_at:
+            return submitted
+        same_day = obj.finished_at.date() == obj.created_at.date()
+        shown = f"{obj.finished_at:%H:%M}" if same_day else f"{obj.finished_at:%Y-%m-%d %H:%M}"
+        return format_html(
+            '{}<span class="job-quiet job-finished">finished {}</span>',
+            submitted,
+            _time(obj.finished_at, shown),
+        )
 
     # --- the job's page ---
 
@@ -403,7 +421,7 @@ class InferenceJobAdmin(TenantAdminMixin, ServiceAdmin):
         return badge_states(states)
 
 
-def _time(moment):
+def _time(moment, shown: str = ""):
     return format_html(
-        '<time datetime="{}">{}</time>', moment.isoformat(), f"{moment:%Y-%m-%d %H:%M}"
+        '<time datetime="{}">{}</time>', moment.isoformat(), shown or f"{moment:%Y-%m-%d %H:%M}"
     )
