@@ -44,7 +44,7 @@ RIGHTS = {
 PROGRESS = "_progress"  # the attribute of a listed job that holds its Progress
 # the job's page: what it is and how it goes, why it failed (if it did), then the details
 HEAD = [
-    (None, {"fields": ["full_id", "model_link", "version_link", "customer_cell"]}),
+    (None, {"fields": ["full_id", "model_link", "version_link", "customer_whole"]}),
     ("Progress", {"fields": ["status_on_page", "progress_on_page"]}),
 ]
 INPUT = ["input_format", "input_name", "input_size", "rows_total", "chunks_total", "chunk_rows"]
@@ -76,7 +76,7 @@ def duration(seconds: int) -> str:
 
 
 def progress_texts(progress: jobs.Progress, *, live: bool) -> tuple[str, str]:
-    """``("42.0% · 1,200 / 3,000 rows", "50.0 rows/s · ETA 24 s")``."""
+    """``("42% · 1,260 / 3,000 rows", "50.5 rows/s · ETA 35 s")``."""
     done = f"{progress.percent:g}% · {progress.rows_done:,} / {progress.rows_total:,} rows"
     pace = []
     if progress.rate:
@@ -111,11 +111,13 @@ def progress_cell(job: InferenceJob, progress: jobs.Progress):
     )
 
 
-def customer(job: InferenceJob) -> str:
-    """Who ran it: the API key's name, else the wallet its right is held by, else the
-    publisher's staff member (a publisher's job holds no wallet)."""
+def customer(job: InferenceJob, *, whole: bool = False) -> str:
+    """Who ran it: the API key's name, else the wallet its right is held by (shortened in the
+    list), else the publisher's staff member (a publisher's job holds no wallet)."""
     if job.api_key_id is not None:
         return format_html("API key “{}”", job.api_key.name)
+    if job.holder and whole:
+        return format_html("<code>{}</code>", job.holder)
     if job.holder:
         return format_html(
             '<code title="{}">{}…{}</code>', job.holder, job.holder[:6], job.holder[-4:]
@@ -210,7 +212,7 @@ class InferenceJobAdmin(TenantAdminMixin, ServiceAdmin):
     actions = ["cancel_jobs"]
     inlines = [JobChunkInline]
     readonly_fields = [
-        "full_id", "model_link", "version_link", "customer_cell", "status_on_page",
+        "full_id", "model_link", "version_link", "customer_whole", "status_on_page",
         "progress_on_page", "input_format", "input_name", "input_size", "rows_total",
         "chunks_total", "chunk_rows", "right", "units_quoted", "units_charged", "unit",
         "created_at", "started_at", "finished_at", "cancelled_at", "output_rows",
@@ -272,6 +274,10 @@ class InferenceJobAdmin(TenantAdminMixin, ServiceAdmin):
     @admin.display(description="Customer")
     def customer_cell(self, obj):
         return customer(obj)
+
+    @admin.display(description="Customer")
+    def customer_whole(self, obj):
+        return customer(obj, whole=True)
 
     @admin.display(description="Status and progress", ordering="status")
     def status_and_progress(self, obj):

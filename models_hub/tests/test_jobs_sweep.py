@@ -6,7 +6,7 @@ charges once, a job past its time fails, and a superseded attempt's part never c
 A worker is played by the chunk's own steps (``_claim``: what ``chunk_run`` does first; then
 ``chunk_run`` or ``_commit``). Neither freezegun nor time_machine is installed: the sweep is
 given ``now=``, and a worker's silence is its heartbeat moved back in the database.
-(Jobs charged in credits: ``licensing/tests/test_jobs_sweep_credits.py``.)
+(Jobs charged in credits: ``licensing/tests/test_jobs_credits.py``.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The jobs' sweep on a customer's job charged in credits, end to end on anvil (bought on chain,
-synced into the ledger): a chunk out of attempts fails the job and its whole reservation goes
-back; a lost join claimed again charges once (one consume, one receipt), whatever the lost
-attempt does later; a superseded chunk attempt adds nothing to the charge.
+"""A customer's job charged in credits, end to end on anvil (bought on chain, synced into the
+ledger). The sweep: a chunk out of attempts fails the job and its whole reservation goes back; a
+lost join claimed again charges once (one consume, one receipt), whatever the lost attempt does
+later; a superseded chunk attempt adds nothing to the charge. The jobs' admin shows the
+customer's wallet and the credits held, then charged.
 (The sweep's other cases, on the publisher's free jobs: ``models_hub/tests/test_jobs_sweep.py``.)
 """
 
@@ -16,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from sklearn.datasets import load_iris
 
@@ -162,3 +164,19 @@ def test_a_superseded_chunk_attempt_adds_nothing_to_the_charge(dave, job, settin
     assert consumed_lines(job) == [-ROWS]
     assert dave.account().available == BOUGHT - ROWS
     assert list(jobs_kit.output_frame(job)["row"]) == list(range(1, ROWS + 1))
+
+
+def test_the_jobs_admin_shows_the_wallet_and_the_credits(client, shop, dave, job):
+    client.force_login(shop.manager)
+    changelist = reverse("admin:models_hub_inferencejob_changelist")
+    short = f"{dave.wallet[:6]}…{dave.wallet[-4:]}"
+
+    live = client.get(changelist).content.decode()
+    assert f'<code title="{dave.wallet}">{short}</code>' in live
+    assert f"{ROWS} held" in live
+
+    jobs_kit.run_inline(job)
+    ended = client.get(changelist).content.decode()
+    assert f'<td class="field-credits">{ROWS}</td>' in ended
+    page = client.get(reverse("admin:models_hub_inferencejob_change", args=[job.pk]))
+    assert f"<code>{dave.wallet}</code>" in page.content.decode()
