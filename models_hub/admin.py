@@ -12,6 +12,7 @@ from models_hub import services
 from models_hub.cards import render_model_card
 from models_hub.choices import VersionStatus
 from models_hub.forms import AIModelForm, VersionUploadForm
+from models_hub.jobs import admin as jobs_admin  # noqa: F401 - registers the batch jobs' admin
 from models_hub.loading import ArtifactTampered
 from models_hub.models import AIModel, ModelVersion
 from portal.live_badges import SCRIPT as LIVE_BADGES_SCRIPT

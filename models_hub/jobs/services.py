@@ -814,17 +814,16 @@ class Progress:
         }
 
 
-def job_progress(job: InferenceJob, *, now=None) -> Progress:
+def job_progress(job: InferenceJob, *, now=None, live_rows_done: int | None = None) -> Progress:
+    """``live_rows_done``: a live job's rows done in its chunks, when the caller summed them
+    already (``jobs_progress``); else they are summed here."""
     now = now or timezone.now()
     if job.status in JOB_ENDED:
         done = job.output_rows if job.status != JobStatus.FAILED else job.rows_done
+    elif live_rows_done is not None:
+        done = live_rows_done
     else:
-        done = (
-            job.chunks.filter(status__in=[ChunkStatus.DONE, ChunkStatus.RUNNING]).aggregate(
-                total=Sum("rows_done")
-            )["total"]
-            or 0
-        )
+        done = _live_rows_done([job.pk]).get(job.pk, 0)
     total = job.rows_total
     end = job.finished_at or now
     rate = None
@@ -836,6 +835,30 @@ def job_progress(job: InferenceJob, *, now=None) -> Progress:
         eta = math.ceil((total - done) / rate)
     percent = 100.0 if job.status == JobStatus.SUCCEEDED else round(100.0 * done / total, 1)
     return Progress(percent=percent, rows_done=done, rows_total=total, rate=rate, eta_seconds=eta)
+
+
+def jobs_progress(jobs, *, now=None) -> dict[int, Progress]:
+    """The progress of several jobs (a page of a list) by pk: one query for the live ones'
+    chunks, none for the ended ones."""
+    now = now or timezone.now()
+    done = _live_rows_done([job.pk for job in jobs if job.status not in JOB_ENDED])
+    return {job.pk: job_progress(job, now=now, live_rows_done=done.get(job.pk, 0)) for job in jobs}
+
+
+def _live_rows_done(job_ids: list[int]) -> dict[int, int]:
+    """Rows predicted so far by job: its done chunks' and its running chunks' batches."""
+    if not job_ids:
+        return {}
+    sums = (
+        JobChunk.objects.filter(
+            job_id__in=job_ids, status__in=[ChunkStatus.DONE, ChunkStatus.RUNNING]
+        )
+        .order_by()
+        .values("job_id")
+        .annotate(total=Sum("rows_done"))
+        .values_list("job_id", "total")
+    )
+    return {job_id: total or 0 for job_id, total in sums}
 
 
 def job_for(*, caller: Caller, public_id) -> InferenceJob:
@@ -888,6 +911,7 @@ __all__ = [
     "job_quote",
     "job_submit",
     "jobs_of",
+    "jobs_progress",
     "jobs_purge",
     "jobs_sweep",
     "units_for",

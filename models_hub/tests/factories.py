@@ -6,7 +6,7 @@ import io
 
 from models_hub import services
 from models_hub.choices import Task
-from models_hub.models import AIModel, ModelVersion
+from models_hub.models import AIModel, InferenceJob, ModelVersion
 from portal.tests.factories import tenant_row_factory
 
 
@@ -25,3 +25,43 @@ def version_row(organization, marker: str) -> ModelVersion:
         model=model, version="1.0.0", fileobj=io.BytesIO(b"not a model"), filename="m.joblib"
     )
     return services.version_validate(version_id=row.pk)
+
+
+_iris: dict = {}
+
+
+def iris():
+    """The demo iris classifier and its rows (trained once per test process)."""
+    if not _iris:
+        from models_hub.demo_models import train
+
+        _iris["trained"] = train("iris")
+    return _iris["trained"]
+
+
+def published_version(organization, name: str) -> ModelVersion:
+    """A model of ``organization`` with a ready, published version (the iris classifier)."""
+    from models_hub.demo_models import serialize
+
+    estimator, _ = iris()
+    model = services.model_create(organization=organization, name=name, task=Task.CLASSIFICATION)
+    row = services.version_upload(
+        model=model,
+        version="1.0.0",
+        fileobj=io.BytesIO(serialize(estimator, "joblib")),
+        filename="iris.joblib",
+    )
+    services.version_validate(version_id=row.pk)
+    row.refresh_from_db()
+    services.version_publish(version=row)
+    return row
+
+
+@tenant_row_factory(InferenceJob)
+def job_row(organization, marker: str) -> InferenceJob:
+    # queued: the cancel action has something to act on
+    from models_hub.tests import jobs_kit
+
+    version = published_version(organization, f"{marker} batch")
+    _, rows = iris()
+    return jobs_kit.submit(version, jobs_kit.csv_bytes(rows.head(20)))

@@ -174,7 +174,7 @@ def test_filters_and_search_do_not_reach_other_tenant(client, rows, staff_a, mod
     queries = [{"q": "beta"}, {"organization__id__exact": row_b.pk}]
     if model_admin.tenant_field != "pk":
         org_lookup = f"{model_admin.tenant_field}__id__exact"
-        queries.append({org_lookup: getattr(row_b, "organization_id", row_b.pk)})
+        queries.append({org_lookup: organization_of(row_b, model_admin.tenant_field)})
 
     for query in queries:
         response = client.get(changelist, query)

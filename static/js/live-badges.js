@@ -1,8 +1,9 @@
 // Status badges that refresh themselves while their row is on its way (portal/live_badges.py):
-// a badge with data-status-url is live. This asks the admin's status endpoint for every live
-// badge on the page at once, updates each one (class, label, reason), stops asking for a badge
-// whose state is no longer live, and reloads the page when a badge marked
-// data-reload-when-settled settles. No inline script, no library.
+// a badge with data-status-url is live. This asks each status endpoint of the page for all of
+// its live badges at once, updates each one (class, label, reason: a label may change while the
+// status stays, a job's progress say), stops asking for a badge whose state is no longer live,
+// and reloads the page when a badge marked data-reload-when-settled settles. No inline script,
+// no library.
 (function () {
   "use strict";
 
@@ -37,9 +38,11 @@
       badge.classList.remove("status-" + badge.dataset.badgeStatus);
       badge.classList.add("status-" + state.status);
       badge.dataset.badgeStatus = state.status;
-      badge.textContent = state.label;
-      showReason(badge, state.reason || "");
     }
+    if (state.label !== badge.textContent) {
+      badge.textContent = state.label;
+    }
+    showReason(badge, state.reason || "");
     if (state.live) {
       return false;
     }
@@ -47,16 +50,23 @@
     return badge.hasAttribute("data-reload-when-settled");
   }
 
-  function poll() {
-    var badges = liveBadges();
-    if (!badges.length) {
-      return;
-    }
-    var url = new URL(badges[0].dataset.statusUrl, window.location.href);
+  // The live badges by their status endpoint (a page may show badges of several kinds).
+  function byEndpoint(badges) {
+    var groups = {};
+    badges.forEach(function (badge) {
+      var url = badge.dataset.statusUrl;
+      (groups[url] = groups[url] || []).push(badge);
+    });
+    return groups;
+  }
+
+  // Asks one endpoint about its badges; resolves to true when one settled and asks for a reload.
+  function ask(endpoint, badges) {
+    var url = new URL(endpoint, window.location.href);
     badges.forEach(function (badge) {
       url.searchParams.append("id", badge.dataset.badgeId);
     });
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("status " + response.status);
@@ -67,6 +77,25 @@
         var reload = false;
         badges.forEach(function (badge) {
           reload = update(badge, data.badges[badge.dataset.badgeId]) || reload;
+        });
+        return reload;
+      });
+  }
+
+  function poll() {
+    var badges = liveBadges();
+    if (!badges.length) {
+      return;
+    }
+    var groups = byEndpoint(badges);
+    Promise.all(
+      Object.keys(groups).map(function (endpoint) {
+        return ask(endpoint, groups[endpoint]);
+      })
+    )
+      .then(function (reloads) {
+        var reload = reloads.some(function (asked) {
+          return asked;
         });
         if (reload) {
           window.location.reload();
