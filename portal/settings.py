@@ -374,7 +374,7 @@ JOB_MAX_ROWS = env_int("JOB_MAX_ROWS", 20_000_000, minimum=1)
 # Rows per chunk (one worker task each: a worker's memory is bounded by it), and rows per
 # batch within a chunk (the chunk's heartbeat, progress and cancellation are checked after each).
 JOB_CHUNK_ROWS = env_int("JOB_CHUNK_ROWS", 100_000, minimum=1)
-JOB_BATCH_ROWS = env_int("JOB_BATCH_ROWS", 25_000, minimum=1)
+JOB_BATCH_ROWS = env_int("JOB_BATCH_ROWS", 50_000, minimum=1)
 # A running chunk whose heartbeat is older than this is taken over by another worker (its
 # worker died); after this many attempts the job fails (job_worker_lost).
 JOB_CHUNK_STALE_SECONDS = env_int("JOB_CHUNK_STALE_SECONDS", 120, minimum=1)

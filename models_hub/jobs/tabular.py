@@ -48,7 +48,7 @@ from models_hub.choices import JobFormat
 from models_hub.errors import JobErrorCode, ModelsErrorCode
 from portal.errors import DomainError, detail
 
-BLOCK = 4 * 1024 * 1024
+BLOCK = 16 * 1024 * 1024
 HEADER_MAX = 1024 * 1024  # the header line is in the first MiB
 BOM = codecs.BOM_UTF8
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
