@@ -89,3 +89,8 @@ class JobErrorCode(ErrorCode):
         "A chunk's worker stopped too many times; the job was given up.",
     )
     JOB_TIMED_OUT = ("job_timed_out", 503, "The job ran past the time a job may run.")
+    JOB_CHUNK_FAILED = (
+        "job_chunk_failed",
+        503,
+        "A chunk failed on every attempt for a reason of ours (not its input's).",
+    )

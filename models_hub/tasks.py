@@ -35,6 +35,9 @@ def chunk_run_task(self, chunk_id: int) -> str:
         # another worker's attempt holds it, with a fresh heartbeat: look again once it could be
         # stale (the claim takes it over then, if that worker died)
         raise self.retry(countdown=settings.JOB_CHUNK_STALE_SECONDS) from None
+    except jobs.ChunkRetry:
+        # it failed for a reason of ours and is pending again: another attempt, a little later
+        raise self.retry(countdown=5) from None
 
 
 @shared_task(name="models_hub.job_join", acks_late=True, reject_on_worker_lost=True)

@@ -24,12 +24,15 @@ The life of a job (docs/ARCHITECTURE.md, "Batch jobs"):
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import resource
 import socket
 import tempfile
+import threading
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -61,6 +64,7 @@ from models_hub.models import InferenceJob, JobChunk, ModelVersion
 from portal.errors import DomainError
 
 RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
+logger = logging.getLogger(__name__)
 
 
 # --- what a submission is ---------------------------------------------------------------------
@@ -360,13 +364,15 @@ def _peak_rss_kb() -> int:
 
 
 def chunk_run(*, chunk_id: int, worker: str = "") -> str:
-    """Run one chunk if it is this call's to run; returns what became of it."""
+    """Run one chunk if it is this call's to run; returns what became of it. Raises
+    ``ChunkBusy`` (ask again later) while another live attempt holds it, and ``ChunkRetry``
+    after an unexpected error while attempts are left."""
     attempt = _claim(chunk_id, worker or socket.gethostname())
     if attempt is None:
-        chunk = JobChunk.objects.filter(pk=chunk_id).values("status", "heartbeat_at").first()
+        chunk = JobChunk.objects.filter(pk=chunk_id).values("status", "job__status").first()
         if chunk is None:
             return "gone"
-        if chunk["status"] == ChunkStatus.RUNNING:
+        if chunk["status"] == ChunkStatus.RUNNING and chunk["job__status"] in RUNNABLE:
             raise ChunkBusy(chunk_id)
         return chunk["status"]
     chunk = JobChunk.objects.select_related("job__version__model").get(pk=chunk_id)
@@ -386,12 +392,68 @@ def chunk_run(*, chunk_id: int, worker: str = "") -> str:
         status=JobStatus.RUNNING, started_at=timezone.now()
     )
     try:
-        outcome = _predict_chunk(job, chunk, attempt)
+        with _Heartbeat(chunk.pk, attempt):
+            outcome = _predict_chunk(job, chunk, attempt)
     except DomainError as error:
-        _fail(job, error.error, chunk=chunk, message=error.message, details=error.details)
-        return ChunkStatus.FAILED
+        if error.status < 500:  # the input's fault: the job fails with the reason
+            _fail(job, error.error, chunk=chunk, message=error.message, details=error.details)
+            return ChunkStatus.FAILED
+        return _errored(job, chunk, attempt, error.message)
+    except Exception as exc:  # a bug, the file store, memory: another attempt may do better
+        logger.exception("chunk %s of job %s failed", chunk.index, job.public_id)
+        return _errored(job, chunk, attempt, f"{type(exc).__name__}: {exc}"[:500])
     _maybe_join(job.pk)
     return outcome
+
+
+class ChunkRetry(Exception):
+    """The chunk failed for a reason of ours (not its input's); it is pending again."""
+
+
+def _errored(job: InferenceJob, chunk: JobChunk, attempt: uuid.UUID, reason: str) -> str:
+    """A chunk failed for a reason that is not its input's: run it again while attempts are
+    left (``ChunkRetry``), else fail the job with the last reason."""
+    if chunk.attempts >= settings.JOB_CHUNK_MAX_ATTEMPTS:
+        message = f"Chunk {chunk.index} failed {chunk.attempts} times; the last time: {reason}"
+        _fail(job, JobErrorCode.JOB_CHUNK_FAILED, chunk=chunk, message=message)
+        return ChunkStatus.FAILED
+    JobChunk.objects.filter(pk=chunk.pk, attempt=attempt, status=ChunkStatus.RUNNING).update(
+        status=ChunkStatus.PENDING, enqueued_at=timezone.now()
+    )
+    raise ChunkRetry(reason)
+
+
+class _Heartbeat:
+    """While a chunk runs, a thread moves its heartbeat every third of the stale time, so a
+    batch that takes long (a big ensemble) is not taken for a dead worker. Most chunks end
+    before its first beat: it touches the database only for long ones."""
+
+    def __init__(self, chunk_id: int, attempt: uuid.UUID) -> None:
+        self.chunk_id, self.attempt = chunk_id, attempt
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="chunk-heartbeat", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        interval = max(settings.JOB_CHUNK_STALE_SECONDS / 3, 0.5)
+        try:
+            while not self.stop.wait(interval):
+                JobChunk.objects.filter(
+                    pk=self.chunk_id, attempt=self.attempt, status=ChunkStatus.RUNNING
+                ).update(heartbeat_at=timezone.now())
+        except Exception:  # the batch's own heartbeat still runs; the sweep is the backstop
+            logger.warning("heartbeat of chunk %s failed", self.chunk_id, exc_info=True)
+        finally:
+            connection.close()
 
 
 def _claim(chunk_id: int, worker: str) -> uuid.UUID | None:
@@ -437,7 +499,9 @@ def _predict_chunk(job: InferenceJob, chunk: JobChunk, attempt: uuid.UUID) -> st
     with_proba = classes is not None and hasattr(estimator, "predict_proba")
     predictions, probabilities = [], []
     batch = settings.JOB_BATCH_ROWS
-    with threadpool_limits(settings.JOB_THREADS):
+    with threadpool_limits(settings.JOB_THREADS), warnings.catch_warnings():
+        # rows come in the version's feature order: a plain array (as the predict API sends)
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
         for start in range(0, chunk.rows, batch):
             part = rows.matrix[start : start + batch]
             predictions.append(estimator.predict(part))
@@ -756,6 +820,10 @@ def jobs_sweep(*, now=None) -> SweepReport:
             ).update(join_attempt=attempt, join_heartbeat_at=now):
                 _enqueue_join(job.pk, attempt)
                 report.rejoined += 1
+    # a chunk whose worker died after its job was cancelled or failed: it is not coming back
+    JobChunk.objects.filter(status=ChunkStatus.RUNNING, heartbeat_at__lt=stale).exclude(
+        job__status__in=RUNNABLE
+    ).update(status=ChunkStatus.CANCELLED, finished_at=now)
     # a live job none of whose chunks is left to run, whose join was never claimed
     idle = InferenceJob.objects.filter(
         status__in=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING]
@@ -900,6 +968,7 @@ def job_output(*, job: InferenceJob):
 
 __all__ = [
     "ChunkBusy",
+    "ChunkRetry",
     "JobSource",
     "Quote",
     "chunk_run",

@@ -33,6 +33,7 @@ import difflib
 import hashlib
 import io
 import math
+import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -602,15 +603,41 @@ def parquet_part(table: pa.Table) -> bytes:
 
 
 def join_csv(parts: Iterator, out, names: list[str]) -> int:
-    """Write the header and each part (a readable binary file), in order; returns bytes."""
+    """Write the header and each part (a readable binary file), in order; returns bytes. Parts
+    that are local files are copied by the kernel (``os.copy_file_range``), others in blocks."""
     header = csv_header(names)
     out.write(header)
+    out.flush()
     written = len(header)
     for part in parts:
-        while block := part.read(BLOCK):
-            out.write(block)
-            written += len(block)
+        written += _copy(part, out)
     return written
+
+
+def _copy(source, target) -> int:
+    target.flush()
+    start = target.seek(0, os.SEEK_END)
+    try:
+        size = os.fstat(source.fileno()).st_size
+        copied = 0
+        while copied < size:
+            step = os.copy_file_range(source.fileno(), target.fileno(), size - copied)
+            if step == 0:
+                break
+            copied += step
+        if copied == size:
+            target.seek(0, os.SEEK_END)
+            return copied
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        pass  # not a local file (object storage), or the kernel cannot: copy in blocks
+    target.seek(start)
+    target.truncate()
+    source.seek(0)
+    copied = 0
+    while block := source.read(BLOCK):
+        target.write(block)
+        copied += len(block)
+    return copied
 
 
 def join_parquet(parts: Iterator, out) -> None:
