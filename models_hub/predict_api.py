@@ -70,26 +70,36 @@ WINE_ROW_0 = [14.23, 1.71, 2.43, 15.6, 127, 2.8, 3.06, 0.28, 2.29, 5.64, 1.04, 3
 WINE_ROW_1 = [12.37, 0.94, 1.36, 10.6, 88, 1.98, 0.57, 0.28, 0.42, 1.95, 1.05, 1.82, 520]
 _ROW_OBJECT = {"type": "object", "additionalProperties": {"type": "number"}}
 _ROW_ARRAY = {"type": "array", "items": {"type": "number"}}
+
+
+def rows_body_schema(*, max_rows: int, description: str) -> dict:
+    """The JSON schema of a ``{"rows": [...]}`` body (the predict API's, a batch job's)."""
+    return {
+        "type": "object",
+        "required": ["rows"],
+        "additionalProperties": False,
+        "properties": {
+            "rows": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_rows,
+                "description": description,
+                "items": {"oneOf": [_ROW_OBJECT, _ROW_ARRAY]},
+            }
+        },
+    }
+
+
 PREDICT_BODY = {
     "required": True,
     "content": {
         "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["rows"],
-                "additionalProperties": False,
-                "properties": {
-                    "rows": {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": settings.PREDICT_MAX_ROWS,
-                        "description": "Objects keyed by feature name (every feature, no "
-                        "other), or arrays of the version's `n_features` values in its "
-                        "feature order. Values are finite numbers.",
-                        "items": {"oneOf": [_ROW_OBJECT, _ROW_ARRAY]},
-                    }
-                },
-            },
+            "schema": rows_body_schema(
+                max_rows=settings.PREDICT_MAX_ROWS,
+                description="Objects keyed by feature name (every feature, no "
+                "other), or arrays of the version's `n_features` values in its "
+                "feature order. Values are finite numbers.",
+            ),
             "examples": {
                 "objects": {
                     "summary": "Rows as objects (wine: 13 features)",

@@ -33,7 +33,7 @@ from models_hub.errors import JobErrorCode, ModelsErrorCode
 from models_hub.jobs import services as jobs
 from models_hub.jobs.services import RUNNABLE, JobSource
 from models_hub.models import InferenceJob, ModelVersion
-from models_hub.predict_api import IDEMPOTENCY_KEY_MAX, PREDICT_AUTH
+from models_hub.predict_api import IDEMPOTENCY_KEY_MAX, PREDICT_AUTH, rows_body_schema
 from portal.api_errors import errors
 from portal.errors import DomainError, PortalErrorCode, detail
 from portal.uploads import oversized_uploads
@@ -170,8 +170,6 @@ class JobOut(Schema):
 
 
 # --- the request body: a file, or JSON rows --------------------------------------------------
-_ROW_OBJECT = {"type": "object", "additionalProperties": {"type": "number"}}
-_ROW_ARRAY = {"type": "array", "items": {"type": "number"}}
 JOB_BODY = {
     "required": True,
     "description": "A file (multipart, field `file`) or JSON rows. Columns are checked against "
@@ -194,22 +192,11 @@ JOB_BODY = {
             }
         },
         "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["rows"],
-                "additionalProperties": False,
-                "properties": {
-                    "rows": {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": settings.JOB_MAX_ROWS,
-                        "description": "Objects keyed by feature name, or arrays of the "
-                        "version's values in its feature order (the predict API's rows). The "
-                        "output is a CSV.",
-                        "items": {"oneOf": [_ROW_OBJECT, _ROW_ARRAY]},
-                    }
-                },
-            }
+            "schema": rows_body_schema(
+                max_rows=settings.JOB_MAX_ROWS,
+                description="Objects keyed by feature name, or arrays of the version's values "
+                "in its feature order (the predict API's rows). The output is a CSV.",
+            )
         },
     },
 }

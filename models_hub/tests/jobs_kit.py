@@ -77,3 +77,14 @@ def output_frame(job: InferenceJob) -> pd.DataFrame:
     if job.output_format == "parquet":
         return pq.read_table(io.BytesIO(data)).to_pandas()
     return pd.read_csv(io.BytesIO(data))
+
+
+def iris_csv(count: int = 30, *, bad_row: int | None = None, bad_column: int = 3) -> bytes:
+    """``count`` iris rows as a CSV; ``bad_row`` (1-based) holds "n/a" in ``bad_column``."""
+    from models_hub.tests import factories
+
+    _, rows = factories.iris()
+    frame = rows.head(count).astype(object)
+    if bad_row is not None:
+        frame.iloc[bad_row - 1, bad_column] = "n/a"
+    return csv_bytes(frame)

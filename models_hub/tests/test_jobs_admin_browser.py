@@ -33,11 +33,7 @@ def version(org_a, settings):
 
 
 def rows_csv(count: int = 30, *, bad_row: int | None = None) -> bytes:
-    _, rows = factories.iris()
-    frame = rows.head(count).astype(object)
-    if bad_row is not None:
-        frame.iloc[bad_row - 1, 3] = "n/a"
-    return jobs_kit.csv_bytes(frame)
+    return jobs_kit.iris_csv(count, bad_row=bad_row, bad_column=3)
 
 
 def finish(chunk) -> None:
