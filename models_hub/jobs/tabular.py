@@ -54,6 +54,7 @@ HEADER_MAX = 1024 * 1024  # the header line is in the first MiB
 BOM = codecs.BOM_UTF8
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 FORMULA_START = r"^[=+\-@\t\r]"
+BARE_CR = re.compile(rb"\r(?!\n)")
 NUMBER_TYPES = (pa.types.is_integer, pa.types.is_floating)
 
 
@@ -436,8 +437,23 @@ def _csv_rows(data: bytes, columns, features, id_column, span) -> pa.Table:
 
 def _first_bad_cell(data: bytes, columns, features, span) -> DomainError:
     """The slow pass, only on a failed read: walk the rows to name the first problem."""
+    bare = BARE_CR.search(data)
+    if bare is not None:  # a reader would take it for a line break, and split the row
+        row = span.first_row + data.count(b"\n", 0, bare.start()) + 1
+        message = (
+            f"Row {row} holds a carriage return that does not end a line: quote the cell, "
+            "or end lines with \\n or \\r\\n."
+        )
+        return _error(JobErrorCode.MALFORMED_CSV, message, field_name=f"rows.{row}")
     text = data.decode("utf-8", errors="replace")
     wanted = set(features)
+    try:
+        return _first_bad_row(text, columns, wanted, span)
+    except csv.Error as exc:
+        return _error(JobErrorCode.MALFORMED_CSV, f"The rows could not be read ({exc}).")
+
+
+def _first_bad_row(text: str, columns, wanted: set, span) -> DomainError:
     for offset, cells in enumerate(csv.reader(io.StringIO(text))):
         row = span.first_row + offset + 1
         if not cells:
