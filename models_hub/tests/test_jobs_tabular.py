@@ -116,3 +116,86 @@ def test_a_utf8_character_cut_off_at_the_end_is_refused():
     with pytest.raises(DomainError) as refused:
         _layout("id,a,b\n€,1,2".encode()[:-5] + b"\xe2\x82", 100)
     assert refused.value.code == "bad_encoding"
+
+
+cells = st.sampled_from(
+    [
+        "1",
+        "-2.5",
+        "1e3",
+        "",
+        " ",
+        "nan",
+        "inf",
+        "x",
+        '"3"',
+        '"4,5"',
+        "\r",
+        "\n",
+        "\x00",
+        "é",
+        "\xff",
+        ",",
+        '"',
+        "\r\n",
+        "1.0e",
+        "--1",
+        "0x10",
+        "1_000",
+        "\t2",
+    ]
+) | st.text(max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.sampled_from(["id,a,b", "a,b", "b,a", "a,b,c", "a;b", "\ufeffa,b", '"a","b"', ""]),
+    body=st.lists(st.lists(cells, min_size=0, max_size=4), max_size=8),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    chunk_rows=st.integers(min_value=1, max_value=4),
+)
+def test_any_text_is_read_or_refused_with_a_code(header, body, newline, chunk_rows):
+    """Whatever the cells: a layout whose chunks read, or a DomainError; never another error."""
+    text = newline.join([header] + [",".join(row) for row in body])
+    data = text.encode("utf-8", errors="surrogateescape")
+    assert _read_all(data, "csv", chunk_rows) in {
+        None,
+        "bad_encoding",
+        "malformed_csv",
+        "columns_missing",
+        "columns_unknown",
+        "columns_duplicate",
+        "empty_file",
+        "not_numeric",
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_any_bytes_named_parquet_are_read_or_refused_with_a_code(data):
+    assert _read_all(data, "parquet", 2) in {None, "empty_file", "unreadable_file"}
+
+
+def _read_all(data: bytes, fmt: str, chunk_rows: int) -> str | None:
+    """Inspect and read every chunk: None when all reads, else the refusal's code."""
+    try:
+        layout = tabular.inspect(
+            io.BytesIO(data),
+            fmt=fmt,
+            features=FEATURES,
+            id_column="id",
+            chunk_rows=chunk_rows,
+            max_rows=100,
+        )
+        for span in layout.chunks:
+            tabular.read_chunk(
+                io.BytesIO(data),
+                fmt=fmt,
+                columns=layout.columns,
+                features=FEATURES,
+                id_column=layout.id_column,
+                span=span,
+            )
+    except DomainError as refused:
+        return refused.code
+    return None
