@@ -9,7 +9,7 @@ from typing import Annotated
 from django.conf import settings
 from ninja import File, Form, Path, Router, Schema, Status
 from ninja.files import UploadedFile
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from models_hub import selectors, services
 from models_hub.errors import ModelsErrorCode
@@ -18,6 +18,7 @@ from portal.auth import ApiKeyAuth, OptionalApiKey
 from portal.choices import ApiScope
 from portal.errors import DomainError, PortalErrorCode, detail
 from portal.models import ApiKey
+from portal.pagination import BoundedPageNumberPagination
 from portal.uploads import oversized_uploads
 
 router = Router(tags=["models"])
@@ -123,7 +124,7 @@ def _model_out(model, ready_versions: int) -> dict:
 
 
 @router.get("", response={200: list[ModelOut], **errors(401, 422)}, auth=PUBLIC_OR_KEY)
-@paginate(PageNumberPagination, page_size=50)
+@paginate(BoundedPageNumberPagination, page_size=50)
 def list_models(request):
     """Listed models of every organization, with how many ready versions each has."""
     return [_model_out(m, m.ready_versions) for m in selectors.models_listed()]

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from ninja import Field, Header, Path, Router, Schema, Status
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
 from models_hub import metering, predict, selectors
 from models_hub.api import ModelSlug, OrgSlug, VersionLabel, _model_or_404, _own_org_id
@@ -33,11 +33,16 @@ from models_hub.errors import JobErrorCode, ModelsErrorCode
 from models_hub.jobs import services as jobs
 from models_hub.jobs.services import RUNNABLE, JobSource
 from models_hub.models import InferenceJob, ModelVersion
-from models_hub.predict_api import IDEMPOTENCY_KEY_MAX, PREDICT_AUTH, rows_body_schema
+from models_hub.predict_api import IDEMPOTENCY_KEY_MAX, SignedInSession, rows_body_schema
 from portal.api_errors import errors
+from portal.auth import ApiKeyAuth
+from portal.choices import ApiScope
 from portal.errors import DomainError, PortalErrorCode, detail
+from portal.pagination import BoundedPageNumberPagination
 from portal.uploads import oversized_uploads
 
+# an API key with `predict`, or a signed-in session (CSRF); never an agent's x402 payment
+JOB_AUTH = [ApiKeyAuth(ApiScope.PREDICT), SignedInSession()]
 router = Router(tags=["jobs"])
 
 RightKind = Literal["publisher", "license", "pass", "credits"]  # licensing.entitlement's kinds
@@ -243,7 +248,7 @@ def _version(request, org: str, slug: str, version: str) -> ModelVersion:
 @router.post(
     "/models/{org}/{slug}/versions/{version}/jobs/quote",
     response={200: QuoteOut, **errors(400, 401, 402, 403, 404, 409, 413, 422)},
-    auth=PREDICT_AUTH,
+    auth=JOB_AUTH,
     openapi_extra=JOB_OPENAPI,
     url_name="job_quote",
 )
@@ -264,7 +269,7 @@ def job_quote(request, org: OrgSlug, slug: ModelSlug, version: VersionLabel):
         202: JobOut,
         **errors(400, 401, 402, 403, 404, 409, 413, 422, 429),
     },
-    auth=PREDICT_AUTH,
+    auth=JOB_AUTH,
     openapi_extra=JOB_OPENAPI,
     url_name="job_submit",
 )
@@ -303,8 +308,8 @@ def _loaded(job: InferenceJob) -> InferenceJob:
 
 
 # --- reading, cancelling, downloading ---------------------------------------------------------
-@router.get("/jobs", response={200: list[JobOut], **errors(401, 403, 422)}, auth=PREDICT_AUTH)
-@paginate(PageNumberPagination, page_size=50)
+@router.get("/jobs", response={200: list[JobOut], **errors(401, 403, 422)}, auth=JOB_AUTH)
+@paginate(BoundedPageNumberPagination, page_size=50)
 def job_list(request):
     """Your jobs (the API key's organization or customer, or your sign-in), newest first."""
     caller, _, _ = metering.caller_of(request)
@@ -314,7 +319,7 @@ def job_list(request):
 @router.get(
     "/jobs/{job_id}",
     response={200: JobOut, **errors(401, 403, 404)},
-    auth=PREDICT_AUTH,
+    auth=JOB_AUTH,
     url_name="job_detail",
 )
 def job_detail(request, job_id: JobId):
@@ -327,7 +332,7 @@ def job_detail(request, job_id: JobId):
 @router.post(
     "/jobs/{job_id}/cancel",
     response={200: JobOut, **errors(401, 403, 404, 409)},
-    auth=PREDICT_AUTH,
+    auth=JOB_AUTH,
     url_name="job_cancel",
 )
 def job_cancel(request, job_id: JobId):
@@ -354,7 +359,7 @@ CONTENT_TYPES = {JobFormat.CSV: "text/csv", JobFormat.PARQUET: "application/vnd.
 @router.get(
     "/jobs/{job_id}/output",
     response=errors(401, 403, 404, 409, 410),
-    auth=PREDICT_AUTH,
+    auth=JOB_AUTH,
     openapi_extra={"responses": OUTPUT_OK},
     url_name="job_output",
 )

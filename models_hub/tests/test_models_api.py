@@ -174,3 +174,12 @@ def test_an_upload_without_a_file_is_422(client, classifier, org_a, key_for):
 
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("page", ["186617213328549412864", "1000001", "0"])
+def test_a_page_out_of_bounds_is_a_422_not_an_overflow(client, page):
+    # an offset past the database's integer was a 500 (SQLite, PostgreSQL alike)
+    response = client.get(f"/api/models?page={page}")
+
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "validation_error"
