@@ -27,7 +27,13 @@ ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 REGISTRY = "ModelRegistry"
 LICENSE_TOKEN = "LicenseToken"  # noqa: S105 - a contract name, not a secret
 REVENUE_VAULT = "RevenueVault"
-CONTRACTS = (REGISTRY, REVENUE_VAULT, LICENSE_TOKEN)
+PAY_PER_CALL = "PayPerCall"
+CONTRACTS = (REGISTRY, REVENUE_VAULT, LICENSE_TOKEN, PAY_PER_CALL)
+# The test-only EIP-3009 token (chain/contracts/test/): the plan deploys it on the local anvil
+# only, for the demo's agents to pay with; the sync does not index it (it is not ours to index
+# on any real network, where the portal takes real tokens).
+TEST_USD3009 = "TestUSD3009"
+LOCAL_ONLY_CONTRACTS = (TEST_USD3009,)
 
 # Role ids as the contracts define them (keccak256 of the name; the admin role is zero).
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
@@ -36,6 +42,7 @@ PUBLISHER_ROLE = Web3.keccak(text="PUBLISHER_ROLE")
 METER_ROLE = Web3.keccak(text="METER_ROLE")
 DEPOSITOR_ROLE = Web3.keccak(text="DEPOSITOR_ROLE")
 SPLIT_MANAGER_ROLE = Web3.keccak(text="SPLIT_MANAGER_ROLE")
+SETTLER_ROLE = Web3.keccak(text="SETTLER_ROLE")
 
 NATIVE = "0x0000000000000000000000000000000000000000"  # the `currency` of the native coin
 

@@ -1,7 +1,8 @@
 """Deploy and wire our contracts on a network through the outbox (safe to run again).
 
 The order and the wiring are ``chain.plan``'s (see chain/contracts/README.md); here the
-operator deploys, and gets the registrar, publisher, meter and split manager roles. A
+operator deploys, and gets the registrar, publisher, meter, split manager and settler roles. On
+the local anvil (chain id 31337) the test-only EIP-3009 token is deployed too, for the demo. A
 deployment whose recorded address still holds the recorded code is kept; each wiring step is
 skipped when the chain already shows it.
 """
@@ -21,9 +22,9 @@ from chain.choices import TxStatus
 from chain.client import web3_for
 from chain.models import Deployment, Network, OutboundTransaction
 from chain.operator import operator_account
-from chain.plan import DEPLOY_ORDER, SuiteConfig, constructor_args, wiring_steps
+from chain.plan import SuiteConfig, constructor_args, deploy_order, wiring_steps
 from chain.sender import outbox_process
-from chain.services import deployment_record, enqueue_call, enqueue_deploy
+from chain.services import ANVIL_CHAIN_ID, deployment_record, enqueue_call, enqueue_deploy
 
 
 class DeployError(RuntimeError):
@@ -41,8 +42,9 @@ class DeployReport:
         return bool(self.deployed or self.wired)
 
 
-def suite_config(operator: str) -> SuiteConfig:
-    """The plan's configuration from settings: the operator deploys and holds every role."""
+def suite_config(operator: str, *, chain_id: int | None = None) -> SuiteConfig:
+    """The plan's configuration from settings: the operator deploys and holds every role; the
+    local anvil (``chain_id`` 31337) gets the test-only contracts too."""
     return SuiteConfig(
         admin=operator,
         platform=settings.CHAIN_PLATFORM_ADDRESS or operator,
@@ -52,6 +54,8 @@ def suite_config(operator: str) -> SuiteConfig:
         publisher=operator,
         meter=operator,
         split_manager=operator,
+        settler=operator,
+        local_test_contracts=chain_id == ANVIL_CHAIN_ID,
     )
 
 
@@ -81,7 +85,7 @@ class DeployRun:
 
     def deploy_missing(self) -> None:
         """Deploy, in the plan's order, each contract whose recorded code is not on chain."""
-        for name in DEPLOY_ORDER:
+        for name in deploy_order(self.config):
             deployment = Deployment.objects.filter(network=self.network, contract_name=name).first()
             if _is_live(self.w3, deployment):
                 self.addresses[name] = deployment.address
@@ -154,7 +158,7 @@ def deploy_contracts(
     run = DeployRun(
         network=network,
         w3=web3_for(network.rpc_url),
-        config=suite_config(operator_account().address),
+        config=suite_config(operator_account().address, chain_id=network.chain_id),
         timeout=timeout,
         log=log,
     )

@@ -17,14 +17,15 @@ from chain import abi
 MAX_PLATFORM_FEE_BPS = 1000
 
 # Each contract's constructor needs the addresses of those before it.
-DEPLOY_ORDER = (abi.REGISTRY, abi.REVENUE_VAULT, abi.LICENSE_TOKEN)
+DEPLOY_ORDER = (abi.REGISTRY, abi.REVENUE_VAULT, abi.LICENSE_TOKEN, abi.PAY_PER_CALL)
 
 
 @dataclass(frozen=True)
 class SuiteConfig:
     """What one deployment is made with: the admin (deploys, holds every admin role), the
-    platform's fee account and fee, the token URI template, and the accounts that get the
-    operating roles (``None``: nobody)."""
+    platform's fee account and fee, the token URI template, the accounts that get the
+    operating roles (``None``: nobody), and whether the test-only contracts of the local anvil
+    (``abi.LOCAL_ONLY_CONTRACTS``: the demo's EIP-3009 token) are deployed too."""
 
     admin: str
     platform: str
@@ -35,6 +36,13 @@ class SuiteConfig:
     publisher: str | None = None
     meter: str | None = None
     split_manager: str | None = None
+    settler: str | None = None
+    local_test_contracts: bool = False
+
+
+def deploy_order(config: SuiteConfig) -> tuple[str, ...]:
+    """The contracts ``config`` deploys, in order: the suite, then the local-only test ones."""
+    return DEPLOY_ORDER + (abi.LOCAL_ONLY_CONTRACTS if config.local_test_contracts else ())
 
 
 def constructor_args(name: str, config: SuiteConfig, addresses: Mapping[str, str]) -> list:
@@ -51,6 +59,10 @@ def constructor_args(name: str, config: SuiteConfig, addresses: Mapping[str, str
         ]
     if name == abi.LICENSE_TOKEN:
         return [config.admin, addresses[abi.REVENUE_VAULT], config.uri]
+    if name == abi.PAY_PER_CALL:
+        return [config.admin, addresses[abi.REVENUE_VAULT]]
+    if name == abi.TEST_USD3009:
+        return []
     raise KeyError(f"{name} is not part of the deployment plan")
 
 
@@ -72,9 +84,13 @@ class WiringStep:
         return getattr(contract.functions, self.check)(*self.check_args).call() == self.expected
 
 
-def _grant(contract_name: str, role: bytes, role_name: str, account: str) -> WiringStep:
+def _grant(
+    contract_name: str, role: bytes, role_name: str, account: str, grantee: str = ""
+) -> WiringStep:
+    """``grantRole(role, account)``; ``grantee`` names the account in the label (and so in the
+    outbox's idempotency key) when the contract grants that role to several of ours."""
     return WiringStep(
-        label=f"{contract_name}.grantRole({role_name})",
+        label=f"{contract_name}.grantRole({role_name}{', ' + grantee if grantee else ''})",
         contract_name=contract_name,
         function="grantRole",
         args=(role, account),
@@ -86,8 +102,9 @@ def _grant(contract_name: str, role: bytes, role_name: str, account: str) -> Wir
 
 def wiring_steps(config: SuiteConfig, addresses: Mapping[str, str]) -> list[WiringStep]:
     """The wiring after the deploys, in order: the vault learns the share token and lets it
-    deposit, then the operating roles go to the accounts ``config`` names."""
-    token = addresses[abi.LICENSE_TOKEN]
+    and the pay-per-call settler deposit, then the operating roles go to the accounts
+    ``config`` names."""
+    token, settler = addresses[abi.LICENSE_TOKEN], addresses[abi.PAY_PER_CALL]
     steps = [
         WiringStep(
             label="vault.setShareToken",
@@ -99,12 +116,14 @@ def wiring_steps(config: SuiteConfig, addresses: Mapping[str, str]) -> list[Wiri
             expected=token,
         ),
         _grant(abi.REVENUE_VAULT, abi.DEPOSITOR_ROLE, "DEPOSITOR_ROLE", token),
+        _grant(abi.REVENUE_VAULT, abi.DEPOSITOR_ROLE, "DEPOSITOR_ROLE", settler, abi.PAY_PER_CALL),
     ]
     roles = [
         (abi.REGISTRY, abi.REGISTRAR_ROLE, "REGISTRAR_ROLE", config.registrar),
         (abi.LICENSE_TOKEN, abi.PUBLISHER_ROLE, "PUBLISHER_ROLE", config.publisher),
         (abi.LICENSE_TOKEN, abi.METER_ROLE, "METER_ROLE", config.meter),
         (abi.REVENUE_VAULT, abi.SPLIT_MANAGER_ROLE, "SPLIT_MANAGER_ROLE", config.split_manager),
+        (abi.PAY_PER_CALL, abi.SETTLER_ROLE, "SETTLER_ROLE", config.settler),
     ]
     steps += [
         _grant(name, role, role_name, account)

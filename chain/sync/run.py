@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from web3 import Web3
 
+from chain import abi
 from chain.client import web3_for
 from chain.models import BlockRecord, Deployment, IndexedEvent, Network, SyncCursor
 from chain.sync.batch import write_batch
@@ -46,7 +47,8 @@ def sync_network(
     progress: Progress | None = None,
     w3: Web3 | None = None,
 ) -> SyncStats:
-    """Index every deployed contract of ``network`` up to the head (or ``to_block``)."""
+    """Index every deployed contract of ``network`` (but the local-only test token) up to the
+    head (or ``to_block``)."""
     run = SyncRun(
         w3=w3 or web3_for(network.rpc_url),
         network=network,
@@ -79,7 +81,10 @@ def _sync_pass(run: SyncRun) -> None:
     sizer = RangeSizer(
         settings.CHAIN_SYNC_INITIAL_SPAN, settings.CHAIN_SYNC_MAX_SPAN, settings.CHAIN_SYNC_SPARSE
     )
-    for deployment in Deployment.objects.filter(network=run.network).order_by("contract_name"):
+    deployments = Deployment.objects.filter(network=run.network).exclude(
+        contract_name__in=abi.LOCAL_ONLY_CONTRACTS  # a test token: not ours to index
+    )
+    for deployment in deployments.order_by("contract_name"):
         cursor = cursor_for(run.network, deployment)
         sizer.next_contract()
         if run.from_block is not None and run.from_block - 1 < cursor.last_block:

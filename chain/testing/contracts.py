@@ -14,12 +14,13 @@ from web3 import Web3
 from web3.contract import Contract
 
 from chain import abi
-from chain.plan import DEPLOY_ORDER, SuiteConfig, constructor_args, wiring_steps
+from chain.plan import SuiteConfig, constructor_args, deploy_order, wiring_steps
 
 # Contracts compiled for tests and the local demo only (chain/contracts/test/).
 TEST_TOKEN = "TestToken"  # noqa: S105 - a contract name, not a secret
 TEST_CONTRACTS = (
     TEST_TOKEN,
+    abi.TEST_USD3009,
     "ReentrantReceiver",
     "TestWallet",
     "TestWalletFactory",
@@ -80,25 +81,32 @@ def send(call: Any, *, sender: str, value: int = 0, timeout: float = 120, **fiel
 
 @dataclass(frozen=True)
 class Suite:
-    """The three contracts of one deployment, wired."""
+    """The contracts of one deployment, wired (``usdc``: the local-only EIP-3009 test token,
+    when the configuration asked for it)."""
 
     registry: Contract
     vault: Contract
     token: Contract
+    pay_per_call: Contract
+    usdc: Contract | None = None
 
     @property
     def addresses(self) -> dict[str, str]:
-        return {
+        found = {
             abi.REGISTRY: self.registry.address,
             abi.REVENUE_VAULT: self.vault.address,
             abi.LICENSE_TOKEN: self.token.address,
+            abi.PAY_PER_CALL: self.pay_per_call.address,
         }
+        if self.usdc is not None:
+            found[abi.TEST_USD3009] = self.usdc.address
+        return found
 
 
 def deploy_suite(w3: Web3, config: SuiteConfig) -> Suite:
     """Deploy and wire the plan from ``config.admin`` (a node-signed account), step by step."""
     contracts: dict[str, Contract] = {}
-    for name in DEPLOY_ORDER:
+    for name in deploy_order(config):
         addresses = {done: contract.address for done, contract in contracts.items()}
         args = constructor_args(name, config, addresses)
         contracts[name] = deploy_contract(w3, name, *args, sender=config.admin)
@@ -110,6 +118,8 @@ def deploy_suite(w3: Web3, config: SuiteConfig) -> Suite:
         registry=contracts[abi.REGISTRY],
         vault=contracts[abi.REVENUE_VAULT],
         token=contracts[abi.LICENSE_TOKEN],
+        pay_per_call=contracts[abi.PAY_PER_CALL],
+        usdc=contracts.get(abi.TEST_USD3009),
     )
 
 

@@ -1,6 +1,6 @@
 """The standard test market: anvil's dev accounts by role, the suite deployed from them, a test
-ERC-20, and one model with its payees and the standard offers (the contract tests, the sync
-tests and ``chain.testing.fixtures`` build on it)."""
+ERC-20 and the test EIP-3009 token, and one model with its payees and the standard offers (the
+contract tests, the sync tests and ``chain.testing.fixtures`` build on it)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class Accounts:
     admin: str
     platform: str
     publisher: str  # REGISTRAR_ROLE and PUBLISHER_ROLE
-    meter: str
+    meter: str  # METER_ROLE and the pay-per-call SETTLER_ROLE
     splits: str  # SPLIT_MANAGER_ROLE
     alice: str
     bob: str
@@ -52,7 +52,8 @@ class Accounts:
 
 @dataclass
 class Env:
-    """The deployed suite on a node, with the accounts by role and a test ERC-20 (``usd``)."""
+    """The deployed suite on a node, with the accounts by role, a test ERC-20 (``usd``) and the
+    test EIP-3009 token (``usdc``, the suite's local-only contract)."""
 
     w3: Web3
     acct: Accounts
@@ -72,6 +73,14 @@ class Env:
     @property
     def token(self):
         return self.suite.token
+
+    @property
+    def pay_per_call(self):
+        return self.suite.pay_per_call
+
+    @property
+    def usdc(self):
+        return self.suite.usdc
 
     # --- helpers ---
     def send(self, call, sender: str, value: int = 0):
@@ -134,6 +143,8 @@ def deploy_env(node: AnvilNode) -> Env:
             publisher=acct.publisher,
             meter=acct.meter,
             split_manager=acct.splits,
+            settler=acct.meter,
+            local_test_contracts=True,
         ),
     )
     usd = contracts.deploy_contract(
@@ -147,10 +158,12 @@ def deploy_env(node: AnvilNode) -> Env:
         node_url=node.url,
         chain_id=node.chain_id,
     )
-    # Every customer holds test dollars and has approved the license token once.
+    # Every customer holds test dollars and has approved the license token once; and holds
+    # test USDC to pay per call with (no approval: EIP-3009 authorizations need none).
     for buyer in (acct.alice, acct.bob, acct.carol, acct.dave, acct.outsider):
         env.send(usd.functions.mint(buyer, 10**30), buyer)
         env.send(usd.functions.approve(suite.token.address, 2**256 - 1), buyer)
+        env.send(suite.usdc.functions.mint(buyer, 10**12), buyer)
     return env
 
 

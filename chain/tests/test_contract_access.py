@@ -1,4 +1,4 @@
-"""Access control of every writing function of the three contracts.
+"""Access control of every writing function of our contracts.
 
 Every non-view function in each ABI must appear below, either as restricted (an account
 without the role reverts with ``AccessControlUnauthorizedAccount(account, role)``) or as
@@ -49,7 +49,23 @@ RESTRICTED = [
     ("vault", "deposit", abi.DEPOSITOR_ROLE, lambda e: (MODEL, abi.NATIVE, 1)),
     ("vault", "grantRole", ADMIN, lambda e: (abi.DEPOSITOR_ROLE, e.acct.outsider)),
     ("vault", "revokeRole", ADMIN, lambda e: (abi.DEPOSITOR_ROLE, e.acct.admin)),
+    (
+        "pay_per_call",
+        "settle",
+        abi.SETTLER_ROLE,
+        lambda e: (MODEL, e.usdc.address, e.acct.alice, 1, 0, 2**40, TERMS, b"", TERMS),
+    ),
+    (
+        "pay_per_call",
+        "recover",
+        abi.SETTLER_ROLE,
+        lambda e: (MODEL, e.usdc.address, e.acct.alice, TERMS, 1, TERMS),
+    ),
+    ("pay_per_call", "grantRole", ADMIN, lambda e: (abi.SETTLER_ROLE, e.acct.outsider)),
+    ("pay_per_call", "revokeRole", ADMIN, lambda e: (abi.SETTLER_ROLE, e.acct.meter)),
 ]
+# Roles the meter account holds (it is also the pay-per-call settler in the test market).
+METER_HOLDS = (abi.METER_ROLE, abi.SETTLER_ROLE)
 
 # Open to anyone by design, each covered by its own tests.
 PUBLIC = {
@@ -63,6 +79,7 @@ PUBLIC = {
     },
     # onSharesMoved is restricted to the share token itself (tested below).
     "vault": {"withdraw", "renounceRole", "onSharesMoved"},
+    "pay_per_call": {"renounceRole"},
 }
 
 
@@ -74,7 +91,7 @@ def _writing_functions(contract) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("attr", ["registry", "token", "vault"])
+@pytest.mark.parametrize("attr", ["registry", "token", "vault", "pay_per_call"])
 def test_every_writing_function_is_classified(deployed, attr):
     contract = getattr(deployed, attr)
     restricted = {name for owner, name, _, _ in RESTRICTED if owner == attr}
@@ -90,7 +107,7 @@ def test_restricted_function_rejects_an_account_without_the_role(market, attr, n
     env = market
     call = getattr(getattr(env, attr).functions, name)(*args(env))
     # The outsider holds no role; the publisher and meter hold only their own.
-    for account in (env.acct.outsider, env.acct.meter if role != abi.METER_ROLE else env.acct.bob):
+    for account in (env.acct.outsider, env.acct.bob if role in METER_HOLDS else env.acct.meter):
         expect_revert(
             lambda account=account: env.send(call, account),
             "AccessControlUnauthorizedAccount",
@@ -106,7 +123,9 @@ def test_role_holders_hold_exactly_their_roles(deployed):
     assert env.token.functions.hasRole(abi.METER_ROLE, a.meter).call()
     assert env.vault.functions.hasRole(abi.SPLIT_MANAGER_ROLE, a.splits).call()
     assert env.vault.functions.hasRole(abi.DEPOSITOR_ROLE, env.token.address).call()
-    for contract in (env.registry, env.token, env.vault):
+    assert env.vault.functions.hasRole(abi.DEPOSITOR_ROLE, env.pay_per_call.address).call()
+    assert env.pay_per_call.functions.hasRole(abi.SETTLER_ROLE, a.meter).call()
+    for contract in (env.registry, env.token, env.vault, env.pay_per_call):
         assert contract.functions.hasRole(ADMIN, a.admin).call()
         assert not contract.functions.hasRole(ADMIN, a.publisher).call()
     assert not env.token.functions.hasRole(abi.METER_ROLE, a.publisher).call()

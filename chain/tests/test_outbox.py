@@ -16,9 +16,10 @@ from chain import abi
 from chain.choices import TxStatus
 from chain.client import web3_for
 from chain.deploy import deploy_contracts
-from chain.models import Deployment, OutboundTransaction, SenderState
+from chain.models import Deployment, OutboundTransaction, SenderState, SyncCursor
 from chain.sender import outbox_process
-from chain.services import IdempotencyConflict, enqueue_call, network_ensure
+from chain.services import ANVIL_CHAIN_ID, IdempotencyConflict, enqueue_call, network_ensure
+from chain.sync import sync_network
 from chain.testing.devnode import ANVIL, AnvilNode, free_port
 from chain.testing.required import require_service
 
@@ -80,8 +81,8 @@ def test_deploy_contracts_deploys_once_and_wires_roles(network, w3):
 
     second = deploy_contracts(network=network)
 
-    assert first.deployed == [abi.REGISTRY, abi.REVENUE_VAULT, abi.LICENSE_TOKEN]
-    assert len(first.wired) == 6
+    assert first.deployed == [abi.REGISTRY, abi.REVENUE_VAULT, abi.LICENSE_TOKEN, abi.PAY_PER_CALL]
+    assert len(first.wired) == 8
     assert second.deployed == []
     assert second.wired == []
     assert w3.eth.get_transaction_count(OPERATOR) == nonce  # the second run sent nothing
@@ -92,6 +93,37 @@ def test_deploy_contracts_deploys_once_and_wires_roles(network, w3):
     assert vault.functions.shareToken().call() == token.address
     assert vault.functions.hasRole(abi.DEPOSITOR_ROLE, token.address).call()
     assert Web3.keccak(w3.eth.get_code(token.address)).to_0x_hex() == token.code_hash
+    settler = Deployment.objects.get(network=network, contract_name=abi.PAY_PER_CALL)
+    assert vault.functions.hasRole(abi.DEPOSITOR_ROLE, settler.address).call()
+    pay_per_call = abi.contract_at(w3, abi.PAY_PER_CALL, settler.address)
+    assert pay_per_call.functions.hasRole(abi.SETTLER_ROLE, OPERATOR).call()
+    assert pay_per_call.functions.vault().call() == vault.address
+    # not the local anvil (a random chain id): no test token
+    assert not Deployment.objects.filter(contract_name=abi.TEST_USD3009).exists()
+
+
+def test_on_the_local_anvil_the_test_eip3009_token_is_deployed_too(db, settings):
+    require_service(ANVIL.exists(), "anvil is not installed (npm ci)")
+    with AnvilNode(chain_id=ANVIL_CHAIN_ID) as node:
+        settings.CHAIN_RPC_URLS = {"local": node.url}
+        settings.CHAIN_OPERATOR_KEY = OPERATOR_KEY
+        settings.CHAIN_TX_RECEIPT_WAIT = 5
+        network = network_ensure(name="local")
+
+        first = deploy_contracts(network=network)
+        again = deploy_contracts(network=network)
+        stats = sync_network(network=network)
+
+        assert first.deployed == [*abi.CONTRACTS, abi.TEST_USD3009]
+        assert (again.deployed, again.wired) == ([], [])
+        usdc = Deployment.objects.get(network=network, contract_name=abi.TEST_USD3009)
+        token = abi.contract_at(web3_for(node.url), abi.TEST_USD3009, usdc.address)
+        assert (token.functions.symbol().call(), token.functions.decimals().call()) == ("TUSDC", 6)
+        assert list(token.functions.eip712Domain().call())[1:3] == ["Test USD Coin", "2"]
+        # the sync indexes our contracts, never the test token
+        cursors = set(SyncCursor.objects.values_list("contract_name", flat=True))
+        assert cursors == set(abi.CONTRACTS)
+        assert stats.events > 0
 
 
 def test_a_lost_deployment_is_deployed_again(network, w3):
@@ -314,7 +346,7 @@ def test_the_deploy_contracts_command_deploys_once_then_has_nothing_to_do(networ
     call_command("deploy_contracts", "--network", "anvil", stdout=first)
     call_command("deploy_contracts", "--network", "anvil", stdout=again)
 
-    assert f"deployed {list(abi.CONTRACTS)}, wired 6" in first.getvalue()
+    assert f"deployed {list(abi.CONTRACTS)}, wired 8" in first.getvalue()
     assert "wiring RevenueVault.grantRole(DEPOSITOR_ROLE)" in first.getvalue()
     assert "every contract is deployed and wired; nothing to do" in again.getvalue()
     assert Deployment.objects.filter(network=network).count() == len(abi.CONTRACTS)
