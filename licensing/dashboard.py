@@ -11,6 +11,10 @@ licenses are counted over a partial index. Amounts are wei-exact on PostgreSQL
 ``SUM`` of integers fails past 2**63, so there the sums are ``TOTAL()`` (``rollups.WeiSum``):
 the same precision as any decimal SQLite returns.
 
+Revenue comes through two channels, both split by the vault: purchases (licenses, passes,
+credits) and agents paying per call over HTTP 402 (x402, ``AgentDay``); the channel table sets
+them side by side.
+
 An organization's rows are found through the projections' join-only links: revenue and
 customers by their bytes32 model id (``listing``: the model's ``ModelTokenomics``), licenses and
 credits by (network, token id) (``offer``: the configured ``Offer``). Amounts are shown in units
@@ -34,6 +38,7 @@ from django.utils import timezone
 
 from chain.choices import TX_OPEN, OfferKind, TxStatus
 from licensing.models import (
+    AgentDay,
     CreditTotal,
     Currency,
     CustomerTotal,
@@ -48,6 +53,7 @@ TX_DEAD = (TxStatus.REVERTED, TxStatus.FAILED)
 TOP_CUSTOMERS = 10  # per model and currency
 MAX_RANKINGS = 60  # (model, currency) rankings in one query (SQLite allows 500 compound parts)
 STEPS_SHOWN = 25
+PURCHASES, AGENTS = "Purchases", "Agents (x402)"  # the channels revenue comes through
 SUMMARY_DAYS = 30
 # period -> how far back the revenue chart goes
 PERIODS = {"day": timedelta(days=30), "week": timedelta(weeks=26), "month": timedelta(days=365)}
@@ -227,6 +233,52 @@ def revenue_by_model(*, organization, book: CurrencyBook) -> tuple[Table, list[t
             )
         )
     return table, sold
+
+
+def revenue_by_channel(*, organization, book: CurrencyBook) -> Table:
+    """All-time revenue per model and currency by the channel it came through: purchases of
+    licenses, passes and credits (the buyers' running totals), and agents paying per call over
+    HTTP 402 (x402, settled by PayPerCall; its running totals per day). Both reach the vault's
+    split, so together they are the revenue above (two queries)."""
+    fields = ("network_id", "model_id", "currency", "listing__model__name", "network__name")
+    purchases = (
+        CustomerTotal.objects.filter(listing__model__organization=organization)
+        .values(*fields)
+        .annotate(total=WeiSum("paid"), payments=Sum("purchases"))
+        .order_by(*fields)
+    )
+    agents = (
+        AgentDay.objects.filter(listing__model__organization=organization)
+        .values(*fields)
+        .annotate(total=WeiSum("amount"), payments=Sum("payments"))
+        .order_by(*fields)
+    )
+    found = [(PURCHASES, row) for row in purchases] + [(AGENTS, row) for row in agents]
+    found.sort(
+        key=lambda item: (
+            item[1]["listing__model__name"],
+            item[1]["network_id"],
+            book.symbol(item[1]["network_id"], item[1]["currency"]),
+            item[0] != PURCHASES,
+        )
+    )
+    table = Table(
+        "revenue_by_channel",
+        "Revenue per model and currency by channel (purchases, agents paying per call), all time",
+        ("Model", "Network", "Currency", "Channel", "Amount", "Payments"),
+    )
+    for channel, row in found:
+        table.rows.append(
+            (
+                row["listing__model__name"],
+                row["network__name"],
+                book.symbol(row["network_id"], row["currency"]),
+                channel,
+                book.amount(row["network_id"], row["currency"], row["total"]),
+                row["payments"],
+            )
+        )
+    return table
 
 
 def _active_licenses(now: datetime) -> Q:
@@ -413,6 +465,7 @@ class Dashboard:
     period: str
     revenue: dict
     by_model: Table
+    by_channel: Table
     licenses: dict
     credits: dict
     customers: Table
@@ -424,6 +477,7 @@ class Dashboard:
         found = [
             self.revenue["table"],
             self.by_model,
+            self.by_channel,
             self.licenses["table"],
             self.credits["table"],
             self.customers,
@@ -442,6 +496,7 @@ def dashboard_for(*, organization, period: str = DEFAULT_PERIOD, now=None) -> Da
         period=period,
         revenue=revenue_over_time(organization=organization, book=book, period=period, now=now),
         by_model=by_model,
+        by_channel=revenue_by_channel(organization=organization, book=book),
         licenses=active_licenses(organization=organization, now=now),
         credits=credits_by_offer(organization=organization),
         customers=top_customers(sold=sold, book=book),

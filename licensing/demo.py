@@ -3,9 +3,13 @@
 On chain id 31337 with the Makefile's development key as the operator, and only adding what is
 missing (run again, it sends and buys nothing):
 
-1. the suite deployed (``deploy_contracts``, which sends nothing when it is there), and the
-   currencies: the native ETH, and "Demo USD" (the test-only ``TestToken`` ERC-20, which the
-   deployment plan leaves out, deployed here through the outbox);
+1. the suite deployed (``deploy_contracts``, which sends nothing when it is there; on the local
+   anvil it deploys the test-only EIP-3009 token ``TestUSD3009`` too), and the currencies: the
+   native ETH, "Demo USD" (the test-only ``TestToken`` ERC-20, which the deployment plan leaves
+   out, deployed here through the outbox) and "TUSDC" (that EIP-3009 token, flagged so agents
+   can pay per call with it), with 10,000 TUSDC minted through the outbox to each of anvil's
+   development accounts #1 to #9 that holds less than 1,000 (``manage.py agent_demo`` pays
+   from them);
 2. per organization, standard license terms (through the terms service, hashed);
 3. per listed demo model never set up on this network: a perpetual license tier, a 30-day
    access pass (in Demo USD), a credits pack and ownership shares with a cap table, a payee, and
@@ -16,7 +20,8 @@ missing (run again, it sends and buys nothing):
    that offer already, and a sync, so the dashboards and license lists show real data.
 
 Anvil's development accounts are public (anvil prints their keys at start; every anvil node has
-them): never send real funds to them. Accounts #1 and #2 are the demo organizations' treasuries
+them; the addresses below are public keys' addresses, never secrets): never send real funds to
+them. Accounts #1 and #2 are the demo organizations' treasuries
 (``portal.demo``), so the buyers are #3 to #6.
 """
 
@@ -37,7 +42,7 @@ from chain.deploy import deploy_contracts
 from chain.models import Network, OutboundTransaction
 from chain.operator import operator_account
 from chain.sender import outbox_process
-from chain.services import enqueue_deploy, network_ensure
+from chain.services import enqueue_call, enqueue_deploy, network_ensure
 from chain.sync import sync_network
 from licensing.choices import ContributorRole, PublishStepStatus, UsageUnit
 from licensing.models import Currency, LicenseTerms, Offer, Payee, PublishStep, ShareAllocation
@@ -58,7 +63,23 @@ DEV_KEYS = {
 INVESTOR = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"  # anvil #7: holds 30% of each model
 DATA_PARTNER = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"  # anvil #8: a payee
 AUTHOR = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"  # anvil #9: each model's author
+# Anvil's published development accounts #1 to #9 (addresses of public test keys, from the
+# mnemonic every anvil prints; never secrets): the demo mints them TUSDC to pay per call with.
+DEV_ACCOUNTS = {
+    1: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    2: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    3: "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+    4: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+    5: "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    6: "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    7: INVESTOR,
+    8: DATA_PARTNER,
+    9: AUTHOR,
+}
 DEMO_USD = ("Demo USD", "DUSD", 6)
+# The test EIP-3009 token as a currency: (symbol, decimals, EIP-712 domain name and version).
+TUSDC = ("TUSDC", 6, "Test USD Coin", "2")
+TUSDC_MINT, TUSDC_FLOOR = 10_000 * 10**6, 1_000 * 10**6  # mint 10,000 to those under 1,000
 ETH, USD = 10**18, 10**6
 DAY = 86_400
 TERMS_NAME = "Standard commercial license"
@@ -86,6 +107,7 @@ class DemoChainReport:
     set_up: list[str] = field(default_factory=list)  # models whose offers were created
     steps: int = 0  # publishing steps queued
     purchases: int = 0
+    minted: int = 0  # development accounts given TUSDC
 
 
 @dataclass
@@ -139,6 +161,7 @@ def load_demo_chain(
     deploy_contracts(network=network, timeout=timeout, log=log)
     run = DemoChain(network=network, w3=w3, log=log, timeout=timeout)
     currencies = _currencies(run)
+    _mint_tusdc(run, currencies["TUSDC"])
     for model in (m for m in models if m.listed):
         _set_up(run, model, currencies)
         _publish(run, model, managers.get(model.organization_id))
@@ -151,11 +174,15 @@ def load_demo_chain(
 # --- currencies and terms ---
 
 
-def _currency(network: Network, symbol: str, address: str = "", decimals: int = 18) -> Currency:
+def _currency(
+    network: Network, symbol: str, address: str = "", decimals: int = 18, **fields
+) -> Currency:
     found = Currency.objects.filter(network=network, symbol=symbol).first()
     if found is not None:
         return found
-    currency = Currency(network=network, symbol=symbol, address=address, decimals=decimals)
+    currency = Currency(
+        network=network, symbol=symbol, address=address, decimals=decimals, **fields
+    )
     currency.full_clean()
     currency.save()
     return currency
@@ -172,7 +199,57 @@ def _currencies(run: DemoChain) -> dict[str, Currency]:
     if usd is None:
         usd = _currency(run.network, DEMO_USD[1], _deploy_test_token(run), DEMO_USD[2])
         run.log(f"  deployed {DEMO_USD[0]} ({DEMO_USD[1]}) at {usd.address}")
-    return {"ETH": eth, "USD": usd}
+    return {"ETH": eth, "USD": usd, "TUSDC": _tusdc(run)}
+
+
+def _tusdc(run: DemoChain) -> Currency:
+    """The test EIP-3009 token ``deploy_contracts`` deployed, as a currency agents pay with."""
+    symbol, decimals, name, version = TUSDC
+    address = run.network.deployments.get(contract_name=abi.TEST_USD3009).address
+    found = Currency.objects.filter(network=run.network, symbol=symbol).first()
+    if found is not None and found.address.lower() != address.lower():
+        raise DemoChainError(
+            f"{symbol} is at {found.address} in the database but deployed at {address}: the "
+            "chain was reset without the database. Delete var/ to start the demo over."
+        )
+    if found is None:
+        run.log(f"  {symbol} (EIP-3009, test only) at {address}")
+    return _currency(
+        run.network,
+        symbol,
+        address,
+        decimals,
+        eip3009=True,
+        eip712_name=name,
+        eip712_version=version,
+    )
+
+
+def _mint_tusdc(run: DemoChain, tusdc: Currency) -> None:
+    """Mint TUSDC through the outbox to each development account #1 to #9 holding less than
+    ``TUSDC_FLOOR`` (the token lets anyone mint: it is a test token)."""
+    token = run.contract(abi.TEST_USD3009, tusdc.address)
+    rows = []
+    for number, account in DEV_ACCOUNTS.items():
+        balance = token.functions.balanceOf(account).call()
+        if balance >= TUSDC_FLOOR:
+            continue
+        key = f"demo:tusdc-mint:{run.network.chain_id}:{tusdc.address}:{account}:{balance}"
+        row = enqueue_call(
+            network=run.network,
+            contract_name=abi.TEST_USD3009,
+            function="mint",
+            args=[account, TUSDC_MINT],
+            idempotency_key=key,
+        )
+        rows.append(row.pk)
+        run.log(f"  minting {TUSDC_MINT // 10**6:,} TUSDC to development account #{number}")
+    if rows:
+        _send_all(run, rows)
+        failed = OutboundTransaction.objects.filter(pk__in=rows).exclude(status=TxStatus.CONFIRMED)
+        if failed.exists():
+            raise DemoChainError(f"minting TUSDC failed: {failed.first().last_error}")
+    run.report.minted += len(rows)
 
 
 def _deploy_test_token(run: DemoChain) -> str:

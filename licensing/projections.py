@@ -4,11 +4,12 @@ Each handler writes rows that point at their event (deleted with it by a reorg) 
 current-state tables (offers, holdings, licenses); ``rolled_back`` recomputes those tables
 from the remaining events for every key the deleted events touched.
 
-Handlers receive ``chain.handlers.Event`` records. Token and vault events, thousands per
-backfill batch, go through ``BatchProjector``: ledger rows are collected as tuples in the
-column order declared below and inserted with one ``executemany`` per table; holdings,
+Handlers receive ``chain.handlers.Event`` records. Token, vault and pay-per-call events,
+thousands per backfill batch, go through ``BatchProjector``: ledger rows are collected as tuples
+in the column order declared below and inserted with one ``executemany`` per table; holdings,
 licenses and the dashboards' running totals (``licensing.rollups``) are summed in memory and
-upserted once per key. Payments and sales carry their block's time (``paid_at``, ``sold_at``).
+upserted once per key. Payments, sales and agents' payments carry their block's time
+(``paid_at``, ``sold_at``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from chain.handlers import on_batch, on_event, on_rollback
 from licensing import entitlement, rollups
 from licensing.choices import LedgerKind, LicenseChangeKind
 from licensing.models import (
+    AgentPayment,
     ChainModel,
     ChainOffer,
     ChainPayees,
@@ -41,6 +43,7 @@ from licensing.models import (
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 TOKEN, REGISTRY, VAULT = abi.LICENSE_TOKEN, abi.REGISTRY, abi.REVENUE_VAULT
+PAY_PER_CALL = abi.PAY_PER_CALL
 LICENSE_FIELDS = ("expires_at", "terms_hash", "revoked", "block_number")
 # The current-state tables BatchProjector upserts (the first four columns are the key).
 HOLDING_COLUMNS = ("network_id", "token_address", "token_id", "holder", "balance")
@@ -90,6 +93,20 @@ LEDGER_COLUMNS = {
         "sold_at",
     ),
     VaultEntry: ("event_id", "network_id", "account", "currency", "model_id", "kind", "amount"),
+    AgentPayment: (
+        "event_id",
+        "network_id",
+        "model_id",
+        "currency",
+        "payer",
+        "amount",
+        "nonce",
+        "receipt_id",
+        "tx_hash",
+        "log_index",
+        "block_number",
+        "paid_at",
+    ),
 }
 
 
@@ -445,6 +462,30 @@ class BatchProjector:
     def on_Withdrawn(self, event) -> None:
         self._vault(event, LedgerKind.WITHDRAWN)
 
+    def on_AgentPaid(self, event) -> None:
+        """An agent's x402 payment per call (PayPerCall). What it paid is split by the vault's
+        own PaymentSplit in the same transaction, projected as any payment; this row says
+        which channel the money came through."""
+        args = event.args
+        amount = _wei(args["amount"])
+        self.totals.agent(event, amount)
+        self.rows[AgentPayment].append(
+            (
+                event.pk,
+                self.network.pk,
+                args["modelId"],
+                args["token"],
+                args["payer"],
+                amount,
+                args["nonce"],
+                args["receiptId"],
+                event.tx_hash,
+                event.log_index,
+                event.block_number,
+                self.time_of(event),
+            )
+        )
+
     # writing
     def flush(self) -> None:
         for model, rows in self.rows.items():
@@ -481,8 +522,9 @@ class BatchProjector:
 
 @on_batch
 def project_batch(events: list) -> None:
-    """Project a written batch (token and vault events; registry events are handled one by one)."""
-    relevant = [e for e in events if e.contract_name in (TOKEN, VAULT)]
+    """Project a written batch (token, vault and pay-per-call events; registry events are
+    handled one by one)."""
+    relevant = [e for e in events if e.contract_name in (TOKEN, VAULT, PAY_PER_CALL)]
     if not relevant:
         return
     projector = BatchProjector(relevant[0].network)

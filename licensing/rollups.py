@@ -16,7 +16,16 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from chain.fastsql import adapter, upsert_rows
-from licensing.models import CreditEntry, CreditTotal, CustomerTotal, Payment, RevenueDay, Sale
+from licensing.models import (
+    AgentDay,
+    AgentPayment,
+    CreditEntry,
+    CreditTotal,
+    CustomerTotal,
+    Payment,
+    RevenueDay,
+    Sale,
+)
 
 REVENUE_KEY = ("network_id", "model_id", "currency", "day")
 REVENUE_SUMS = ("payments", "amount", "fee", "to_payees", "to_holders")
@@ -24,6 +33,8 @@ CUSTOMER_KEY = ("network_id", "model_id", "currency", "buyer")
 CUSTOMER_SUMS = ("purchases", "paid")
 CREDIT_KEY = ("network_id", "token_id")
 CREDIT_SUMS = ("issued", "burned")
+AGENT_KEY = REVENUE_KEY
+AGENT_SUMS = ("payments", "amount")
 
 
 class WeiSum(Sum):
@@ -47,6 +58,7 @@ class Totals:
         self.revenue: dict[tuple, list] = defaultdict(_sums(len(REVENUE_SUMS)))
         self.customers: dict[tuple, list] = defaultdict(_sums(len(CUSTOMER_SUMS)))
         self.credits: dict[Decimal, list] = defaultdict(_sums(len(CREDIT_SUMS)))
+        self.agents: dict[tuple, list] = defaultdict(_sums(len(AGENT_SUMS)))
 
     def payment(self, event, amount, fee, to_payees, to_holders) -> None:
         if event.block_time is None:
@@ -63,6 +75,13 @@ class Totals:
     def credit(self, token_id: Decimal, delta: Decimal) -> None:
         self.credits[token_id][0 if delta > 0 else 1] += abs(delta)
 
+    def agent(self, event, amount) -> None:
+        if event.block_time is None:
+            return
+        key = (event.args["modelId"], event.args["token"], event.block_time.date())
+        self.agents[key][0] += 1
+        self.agents[key][1] += amount
+
     def flush(self) -> None:
         network_id, to_day = self.network_id, adapter(RevenueDay, "day")
         revenue = [
@@ -71,10 +90,15 @@ class Totals:
         ]
         customers = [(network_id, *key, *sums) for key, sums in self.customers.items()]
         credits = [(network_id, key, *sums) for key, sums in self.credits.items()]
+        agents = [
+            (network_id, model, currency, to_day(day), *sums)
+            for (model, currency, day), sums in self.agents.items()
+        ]
         for model, key, sums, rows in (
             (RevenueDay, REVENUE_KEY, REVENUE_SUMS, revenue),
             (CustomerTotal, CUSTOMER_KEY, CUSTOMER_SUMS, customers),
             (CreditTotal, CREDIT_KEY, CREDIT_SUMS, credits),
+            (AgentDay, AGENT_KEY, AGENT_SUMS, agents),
         ):
             upsert_rows(model, (*key, *sums), rows, unique=key, add=sums)
 
@@ -84,11 +108,13 @@ class Totals:
 
 def recompute(network, removed: list) -> None:
     """Rebuild every running total that the removed events had added to."""
-    days, customers, credits = set(), set(), set()
+    days, customers, credits, agent_days = set(), set(), set(), set()
     for event in removed:
         args = event.args
         if event.name == "PaymentSplit" and event.block_time is not None:
             days.add((args["modelId"], args["currency"], event.block_time.date()))
+        elif event.name == "AgentPaid" and event.block_time is not None:
+            agent_days.add((args["modelId"], args["token"], event.block_time.date()))
         elif event.name == "Purchased":
             customers.add((args["modelId"], args["currency"], args["buyer"]))
         if event.name in ("Purchased", "Granted", "CreditsBurned"):
@@ -99,6 +125,8 @@ def recompute(network, removed: list) -> None:
         _customer(network, *key)
     for token_id in credits:
         _credit(network, token_id)
+    for key in agent_days:
+        _agent_day(network, *key)
 
 
 def _revenue_day(network, model_id: str, currency: str, day: date) -> None:
@@ -114,6 +142,15 @@ def _revenue_day(network, model_id: str, currency: str, day: date) -> None:
         to_holders=WeiSum("to_holders") + WeiSum("to_residual"),
     )
     _store(RevenueDay, {**key, "day": day}, totals, totals["payments"])
+
+
+def _agent_day(network, model_id: str, currency: str, day: date) -> None:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    key = {"network": network, "model_id": model_id, "currency": currency}
+    totals = AgentPayment.objects.filter(
+        **key, paid_at__gte=start, paid_at__lt=start + timedelta(days=1)
+    ).aggregate(payments=Count("pk"), amount=WeiSum("amount"))
+    _store(AgentDay, {**key, "day": day}, totals, totals["payments"])
 
 
 def _customer(network, model_id: str, currency: str, buyer: str) -> None:

@@ -1,9 +1,9 @@
 """Licensing state as the chain has it, read-only for everyone (it changes only through the
 chain). An organization's staff see the rows of its own models: registered models and
-versions, offers, licenses, holdings, credits, sales, payments and vault moves (tenant admins
-scoped through the join-only links ``listing``, the model's bytes32 id, and ``offer``, the
-offer's network and token id). Rows of models not configured here, and the mismatches that
-reconciliation finds, are for superusers only."""
+versions, offers, licenses, holdings, credits, sales, payments, agents' payments per call and
+vault moves (tenant admins scoped through the join-only links ``listing``, the model's bytes32
+id, and ``offer``, the offer's network and token id). Rows of models not configured here, and
+the mismatches that reconciliation finds, are for superusers only."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from licensing.admin.tokenomics import link_to
 from licensing.amounts import format_amount, format_duration
 from licensing.choices import LedgerKind
 from licensing.models import (
+    AgentPayment,
     ChainModel,
     ChainOffer,
     ChainPayees,
@@ -477,6 +478,26 @@ class PaymentAdmin(ChainStateAdmin):
             "</tr></thead><tbody>{}</tbody></table>",
             body,
         )
+
+
+@admin.register(AgentPayment)
+class AgentPaymentAdmin(ChainStateAdmin):
+    """Agents' x402 payments per call (what each paid is split like any payment: see Payments)."""
+
+    tenant_field = LISTING_ORG
+    priced = True
+    list_display = ["payer", "listed_model", "amount_text", "receipt", "paid_at", "tx", "network"]
+    list_filter = LISTING_FILTERS
+    list_select_related = ["listing__model", "event", "network"]
+    search_fields = ["payer", "=nonce", "=receipt_id", "=tx_hash", "listing__model__name"]
+
+    @admin.display(description="Paid", ordering="amount")
+    def amount_text(self, obj):
+        return money(obj, obj.amount)
+
+    @admin.display(description="Receipt")
+    def receipt(self, obj):
+        return format_html('<code title="{0}">{1}…</code>', obj.receipt_id, obj.receipt_id[:12])
 
 
 @admin.register(VaultEntry)

@@ -54,8 +54,8 @@ def _model_fixed_on_change(admin_fields, obj, field="model"):
 
 @admin.register(Currency)
 class CurrencyAdmin(PlatformAdmin):
-    list_display = ["symbol", "network", "address", "decimals", "active"]
-    list_filter = ["network", "active"]
+    list_display = ["symbol", "network", "address", "decimals", "active", "eip3009"]
+    list_filter = ["network", "active", "eip3009"]
     search_fields = ["symbol", "address"]
 
 

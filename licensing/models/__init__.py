@@ -1,8 +1,10 @@
 """Licensing's tables: what staff configure (``tokenomics``) and what the chain says
-(``chain_state``, projected from indexed events) and its running totals (``rollups``); the
+(``chain_state``, projected from indexed events, agents' x402 payments included) and its
+running totals (``rollups``); the
 off-chain credit ledger and idempotency keys (``credits``)."""
 
 from licensing.models.chain_state import (
+    AgentPayment,
     ChainModel,
     ChainOffer,
     ChainPayees,
@@ -24,7 +26,7 @@ from licensing.models.credits import (
     IdempotentRequest,
 )
 from licensing.models.receipts import Settlement, SettlementPeriod, UsageReceipt
-from licensing.models.rollups import CreditTotal, CustomerTotal, RevenueDay
+from licensing.models.rollups import AgentDay, CreditTotal, CustomerTotal, RevenueDay
 from licensing.models.seats import Seat
 from licensing.models.tokenomics import (
     Contributor,
@@ -39,6 +41,8 @@ from licensing.models.tokenomics import (
 )
 
 __all__ = [
+    "AgentDay",
+    "AgentPayment",
     "ChainModel",
     "ChainOffer",
     "ChainPayees",

@@ -291,6 +291,40 @@ class Sale(models.Model):
         return f"{self.buyer} bought {self.amount} of {self.token_id}"
 
 
+class AgentPayment(models.Model):
+    """One call an agent paid for over HTTP 402 (x402), as PayPerCall's AgentPaid recorded it:
+    settled from its EIP-3009 authorization, or recovered after somebody front-ran it."""
+
+    event = models.OneToOneField(EVENT, on_delete=models.CASCADE, related_name="+")
+    network = models.ForeignKey(NETWORK, **LEDGER_NETWORK)
+    model_id = models.CharField(max_length=66)
+    currency = models.CharField(max_length=42, help_text="The EIP-3009 token paid in.")
+    payer = models.CharField(max_length=42, help_text="The agent's wallet (EOA or contract).")
+    amount = models.DecimalField(**WEI)
+    nonce = models.CharField(max_length=66, help_text="The authorization's EIP-3009 nonce.")
+    receipt_id = models.CharField(max_length=66, help_text="The paid call's usage receipt.")
+    tx_hash = models.CharField(max_length=66)
+    log_index = models.PositiveIntegerField()
+    block_number = models.PositiveBigIntegerField()
+    paid_at = models.DateTimeField(null=True, blank=True, help_text="The block's time.")
+    listing = _listing()
+
+    class Meta:
+        constraints = [
+            # the contract pays each authorization out once: so does the projection
+            models.UniqueConstraint(
+                fields=["network", "currency", "payer", "nonce"], name="agent_payment_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["network", "receipt_id"], name="agent_payment_by_receipt"),
+            models.Index(fields=["model_id", "currency", "paid_at"], name="agent_payment_by_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer} paid {self.amount} of {self.currency} for {self.model_id[:12]}…"
+
+
 class VaultEntry(models.Model):
     """A move of an account's withdrawable vault balance (credited, claimed, withdrawn)."""
 

@@ -1,8 +1,9 @@
 """Running totals of the projected ledgers, for the dashboards (``licensing.dashboard``).
 
-The projections add each batch's payments, purchases and credit moves to these rows
-(``licensing.rollups``), and a rollback recomputes every row the removed events touched from
-the ledger rows that remain (``Payment``, ``Sale``, ``CreditEntry``), so they always equal a
+The projections add each batch's payments, purchases, agents' payments per call and credit
+moves to these rows (``licensing.rollups``), and a rollback recomputes every row the removed
+events touched from the ledger rows that remain (``Payment``, ``Sale``, ``AgentPayment``,
+``CreditEntry``), so they always equal a
 ``SUM`` over those. A dashboard then reads a row per day, buyer or offer instead of one per
 payment: an organization with a hundred times the payments renders about as fast.
 """
@@ -69,6 +70,32 @@ class CustomerTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.buyer} paid {self.paid} of {self.currency} for {self.model_id[:12]}…"
+
+
+class AgentDay(models.Model):
+    """What agents paid per call (x402) for one model in one currency on one day (UTC, by block
+    time): the sums of its ``AgentPayment`` rows of that day."""
+
+    network = models.ForeignKey("chain.Network", **LEDGER_NETWORK)
+    model_id = models.CharField(max_length=66)
+    currency = models.CharField(max_length=42)
+    day = models.DateField()
+    payments = models.PositiveIntegerField()
+    amount = models.DecimalField(**WEI)
+    listing = _listing()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "model_id", "currency", "day"], name="agent_day_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["model_id", "day"], name="agent_day_by_model")]
+
+    def __str__(self) -> str:
+        return (
+            f"agents paid {self.amount} of {self.currency} for {self.model_id[:12]}… on {self.day}"
+        )
 
 
 class CreditTotal(models.Model):

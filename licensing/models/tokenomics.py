@@ -50,6 +50,25 @@ class Currency(models.Model):
     )
     decimals = models.PositiveSmallIntegerField(default=18)
     active = models.BooleanField(default=True, help_text="Inactive: no new offers in it.")
+    eip3009 = models.BooleanField(
+        "EIP-3009",
+        default=False,
+        help_text="The token takes EIP-3009 transfers by signed authorization, so agents can "
+        "pay per call with it (x402). Give its EIP-712 domain name and version.",
+    )
+    eip712_name = models.CharField(
+        "EIP-712 name",
+        max_length=64,
+        blank=True,
+        help_text="The token's EIP-712 domain name (USDC: 'USD Coin'), as its eip712Domain() "
+        "or DOMAIN_SEPARATOR uses it.",
+    )
+    eip712_version = models.CharField(
+        "EIP-712 version",
+        max_length=16,
+        blank=True,
+        help_text="The token's EIP-712 domain version (USDC: '2').",
+    )
 
     class Meta:
         verbose_name_plural = "currencies"
@@ -58,6 +77,13 @@ class Currency(models.Model):
             models.UniqueConstraint(fields=["network", "address"], name="currency_address_unique"),
             models.UniqueConstraint(fields=["network", "symbol"], name="currency_symbol_unique"),
             models.CheckConstraint(condition=Q(decimals__lte=36), name="currency_decimals_max"),
+            models.CheckConstraint(
+                condition=Q(eip3009=False)
+                | (~Q(address="") & ~Q(eip712_name="") & ~Q(eip712_version="")),
+                name="currency_eip3009_domain",
+                violation_error_message="An EIP-3009 currency is an ERC-20 token with its "
+                "EIP-712 domain name and version.",
+            ),
         ]
 
     def __str__(self) -> str:

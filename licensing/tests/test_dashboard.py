@@ -11,11 +11,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from eth_account import Account
+from web3 import Web3
 
 from chain import abi
 from chain.choices import OfferKind, TxStatus
 from chain.models import IndexedEvent, OutboundTransaction
 from chain.sync import sync_network
+from chain.testing.eip3009 import Authorization
 from chain.testing.market import (
     CREDITS,
     DAY,
@@ -376,6 +379,61 @@ def test_every_table_exports_as_csv(shop, network, market, org_a, make_staff, cl
     by_model = client.get(URL, {"export": "revenue_by_model"}).content.decode()
     assert ",ETH,0.0505," in by_model
     assert client.get(URL, {"export": "nothing"}).status_code == 404
+
+
+def test_agents_paying_per_call_are_a_channel_of_their_own(
+    shop, network, market, org_a, make_staff, client
+):
+    # given: a purchase in ETH, and an agent paying two calls in TUSDC (EIP-3009, x402)
+    usdc = Currency(
+        network=network,
+        symbol="TUSDC",
+        address=market.usdc.address,
+        decimals=6,
+        eip3009=True,
+        eip712_name="Test USD Coin",
+        eip712_version="2",
+    )
+    usdc.full_clean()
+    usdc.save()
+    agent = Account.create()
+    market.send(market.usdc.functions.mint(agent.address, 10**7), market.acct.outsider)
+    _buy(market, market.acct.alice)
+    for number, value in enumerate((1_250_000, 500_000)):
+        auth = Authorization.new(
+            market.usdc,
+            payer=agent.address,
+            to=market.pay_per_call.address,
+            value=value,
+            now=market.now(),
+        )
+        receipt = Web3.keccak(text=f"call {number}")
+        call = market.pay_per_call.functions.settle(
+            *auth.settle_args(MODEL, auth.sign(agent.key), receipt)
+        )
+        market.send(call, market.acct.meter)
+    sync_network(network=network)
+
+    # when
+    board = dashboard.dashboard_for(organization=org_a)
+    _manager(make_staff, client, org_a, Role.VIEWER)
+    page = client.get(URL).content.decode()
+    export = client.get(URL, {"export": "revenue_by_channel"}).content.decode()
+
+    # then: purchases and agents side by side, each in its currency, exact
+    assert _rows(board.by_channel) == [
+        {"Model": "Churn", "Network": "anvil", "Currency": "ETH", "Channel": "Purchases",
+         "Amount": "0.01", "Payments": 1},
+        {"Model": "Churn", "Network": "anvil", "Currency": "TUSDC", "Channel": "Agents (x402)",
+         "Amount": "1.75", "Payments": 2},
+    ]  # fmt: skip
+    # the agents' money is revenue the vault split like any other
+    by_currency = {row["Currency"]: row for row in _rows(board.by_model)}
+    assert by_currency["TUSDC"]["Amount"] == "1.75"
+    assert 'id="table-revenue_by_channel"' in page
+    assert "<td>Agents (x402)</td>" in page
+    assert "Churn,anvil,TUSDC,Agents (x402),1.75,2" in export
+    assert_totals_match_the_ledgers()
 
 
 def test_only_the_users_organizations(shop, org_a, org_b, make_staff, client):

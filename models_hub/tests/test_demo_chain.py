@@ -10,13 +10,15 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from chain import abi
 from chain.choices import OfferKind
-from chain.models import IndexedEvent, OutboundTransaction
+from chain.client import web3_for
+from chain.models import Deployment, IndexedEvent, OutboundTransaction
 from chain.testing.devnode import ANVIL, AnvilNode
 from chain.testing.required import require_service
 from licensing.choices import PublishStepStatus
-from licensing.demo import ANVIL_CHAIN_ID, DEV_KEYS, PURCHASES
-from licensing.models import ChainOffer, CreditEntry, License, Payment, PublishStep
+from licensing.demo import ANVIL_CHAIN_ID, DEV_ACCOUNTS, DEV_KEYS, PURCHASES, TUSDC_MINT
+from licensing.models import ChainOffer, CreditEntry, Currency, License, Payment, PublishStep
 from licensing.services.publishing import step_views
 
 
@@ -53,6 +55,15 @@ def test_the_demo_publishes_the_offers_and_buys_once(db, local_anvil):
     assert Payment.objects.count() == len(PURCHASES)
     assert License.objects.count() == sum(1 for p in PURCHASES if not p[3].endswith("rows"))
     assert CreditEntry.objects.filter(delta__gt=0).count() == 2
+    # ... and the agents' token: a currency they can pay per call with, minted to #1 to #9
+    tusdc = Currency.objects.get(symbol="TUSDC")
+    deployed = Deployment.objects.get(contract_name=abi.TEST_USD3009)
+    assert (tusdc.address, tusdc.decimals, tusdc.eip3009) == (deployed.address, 6, True)
+    assert (tusdc.eip712_name, tusdc.eip712_version) == ("Test USD Coin", "2")
+    w3 = web3_for(local_anvil.url)
+    assert list(DEV_ACCOUNTS.values()) == w3.eth.accounts[1:10]  # anvil's published accounts
+    token = abi.contract_at(w3, abi.TEST_USD3009, tusdc.address)
+    assert {token.functions.balanceOf(a).call() for a in DEV_ACCOUNTS.values()} == {TUSDC_MINT}
 
     # when: the chain part runs again (as `make run` does at every start)
     sent = OutboundTransaction.objects.count()
