@@ -105,3 +105,13 @@ class CreditReservationStatus(models.TextChoices):
 class IdempotentRequestStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Answered"
+
+
+class ReceiptKind(models.IntegerChoices):
+    """What a usage receipt was metered under: an on-chain offer's kind (``OfferKind``'s values)
+    or a call an agent paid for over HTTP 402 (x402: no offer token; proved, never burned)."""
+
+    LICENSE = 0, "License"
+    ACCESS_PASS = 1, "Access pass"
+    CREDITS = 2, "Usage credits"
+    PAY_PER_CALL = 16, "Pay per call (x402)"

@@ -94,3 +94,57 @@ class JobErrorCode(ErrorCode):
         503,
         "A chunk failed on every attempt for a reason of ours (not its input's).",
     )
+
+
+class PaymentErrorCode(ErrorCode):
+    """Pay-per-call over HTTP 402 (x402 v2, ``models_hub.x402``): each a 402 with a fresh
+    ``PAYMENT-REQUIRED`` header whose ``error`` is the code, as the protocol asks."""
+
+    PAYMENT_REQUIRED = (
+        "payment_required",
+        402,
+        "This call costs a payment: sign the PAYMENT-REQUIRED header's authorization and send "
+        "it as PAYMENT-SIGNATURE.",
+    )
+    PAYMENT_MALFORMED = ("payment_malformed", 400, "The PAYMENT-SIGNATURE header is malformed.")
+    PAYMENT_INVALID = ("payment_invalid", 402, "The payment was not accepted.")
+    PAYMENT_INVALID_SIGNATURE = (
+        "payment_invalid_signature",
+        402,
+        "The authorization's signature is not the payer's (EOA or EIP-1271 wallet).",
+    )
+    PAYMENT_EXPIRED = ("payment_expired", 402, "The authorization has expired (validBefore).")
+    PAYMENT_NOT_YET_VALID = (
+        "payment_not_yet_valid",
+        402,
+        "The authorization is not valid yet (validAfter).",
+    )
+    PAYMENT_AMOUNT = (
+        "payment_amount_mismatch",
+        402,
+        "The authorization's amount is not the call's price.",
+    )
+    PAYMENT_WRONG_RECIPIENT = (
+        "payment_wrong_recipient",
+        402,
+        "The authorization pays another address than the required payTo.",
+    )
+    PAYMENT_WRONG_NETWORK = ("payment_wrong_network", 402, "The payment is for another network.")
+    PAYMENT_WRONG_ASSET = ("payment_wrong_asset", 402, "The payment is in another token.")
+    PAYMENT_WRONG_SCHEME = ("payment_wrong_scheme", 402, "Only the exact scheme is accepted.")
+    PAYMENT_NONCE_USED = (
+        "payment_nonce_used",
+        402,
+        "The authorization's nonce has been used: sign a new one.",
+    )
+    PAYMENT_INSUFFICIENT_BALANCE = (
+        "payment_insufficient_balance",
+        402,
+        "The payer's token balance is below the price.",
+    )
+    PAYMENT_SETTLEMENT_FAILED = (
+        "payment_settlement_failed",
+        402,
+        "The payment was verified but its settlement failed: nothing was charged and no "
+        "result is returned.",
+    )

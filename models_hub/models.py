@@ -15,6 +15,7 @@ from models_hub.choices import (
     ChunkStatus,
     JobFormat,
     JobStatus,
+    PaymentStatus,
     RejectionCode,
     Task,
     VersionStatus,
@@ -333,3 +334,102 @@ class JobChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.index} of {self.job}"
+
+
+def _new_receipt_id() -> str:
+    from licensing.models.receipts import new_receipt_id
+
+    return new_receipt_id()
+
+
+class PayPerCallOffer(models.Model):
+    """What a model charges AI agents per call (or per row) over HTTP 402 (x402), on one network,
+    in one EIP-3009 token; paid to the PayPerCall settler, split by the vault like a purchase."""
+
+    model = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="pay_per_call")
+    network = models.ForeignKey("chain.Network", on_delete=models.PROTECT, related_name="+")
+    currency = models.ForeignKey(
+        "licensing.Currency",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="An ERC-20 with EIP-3009 (transferWithAuthorization) on that network.",
+    )
+    price = models.DecimalField(
+        max_digits=78, decimal_places=0, help_text="In the token's smallest unit (atomic)."
+    )
+    per_row = models.BooleanField(
+        default=False, help_text="Charge the price per row predicted, not per call."
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        default=60, help_text="How long an authorization may take to reach the portal."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "pay-per-call offer"
+        constraints = [
+            models.UniqueConstraint(fields=["model", "network"], name="pay_per_call_unique"),
+            models.CheckConstraint(condition=models.Q(price__gt=0), name="pay_per_call_price"),
+            models.CheckConstraint(
+                condition=models.Q(timeout_seconds__gte=10, timeout_seconds__lte=3600),
+                name="pay_per_call_timeout",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} pay-per-call on {self.network_id and self.network.name}"
+
+
+class PaymentAuthorization(models.Model):
+    """One EIP-3009 authorization an agent paid a predict call with: verified, then settled on
+    chain at most once (unique per network, token, payer and nonce), then answered."""
+
+    offer = models.ForeignKey(PayPerCallOffer, on_delete=models.PROTECT, related_name="payments")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    network = models.ForeignKey("chain.Network", on_delete=models.PROTECT, related_name="+")
+    token = models.CharField(max_length=42)
+    payer = models.CharField(max_length=42)
+    nonce = models.CharField(max_length=66)
+    amount = models.DecimalField(max_digits=78, decimal_places=0)
+    rows = models.PositiveIntegerField()
+    payload_hash = models.CharField(max_length=64, help_text="sha256 of the PAYMENT-SIGNATURE.")
+    input_hash = models.CharField(max_length=66)
+    status = models.CharField(
+        max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.VERIFIED
+    )
+    transaction = models.ForeignKey(
+        "chain.OutboundTransaction",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    failure = models.TextField(blank=True)
+    answer = models.JSONField(null=True, blank=True, editable=False)
+    receipt_id = models.CharField(
+        max_length=66,
+        unique=True,
+        default=_new_receipt_id,
+        editable=False,
+        help_text="The paid call's usage receipt (written once settled), as AgentPaid names it.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "token", "payer", "nonce"], name="payment_authorization_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=PaymentStatus.values),
+                name="payment_authorization_status",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer} paid {self.amount} ({self.status})"

@@ -11,22 +11,27 @@ is never charged.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Annotated
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.shortcuts import render
 from ninja import Header, Router, Schema
 from ninja.security import SessionAuth
 
 from licensing.idempotency import idempotent_call, request_fingerprint
 from models_hub import metering, predict, selectors
 from models_hub.api import ModelSlug, OrgSlug, VersionLabel, _model_or_404, _own_org_id
-from models_hub.errors import ModelsErrorCode
-from portal.api_errors import errors
+from models_hub.errors import ModelsErrorCode, PaymentErrorCode
+from models_hub.x402 import protocol as x402_protocol
+from models_hub.x402 import services as x402
+from models_hub.x402.auth import AgentCall, AgentPayment
+from portal.api_errors import error_response, errors
 from portal.auth import ApiKeyAuth
 from portal.choices import ApiScope
-from portal.errors import DomainError
+from portal.errors import DomainError, PortalErrorCode
 
 router = Router(tags=["predict"])
 
@@ -42,7 +47,9 @@ class SignedInSession(SessionAuth):
         return super().__call__(request)
 
 
-PREDICT_AUTH = [ApiKeyAuth(ApiScope.PREDICT), SignedInSession()]
+KEY_OR_SESSION = [ApiKeyAuth(ApiScope.PREDICT), SignedInSession()]
+# predictions also take an agent's x402 payment (models_hub.x402), batch jobs do not
+PREDICT_AUTH = [*KEY_OR_SESSION, AgentPayment()]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -221,6 +228,8 @@ def _predicted(request, address: str, version, idempotency_key: str | None) -> H
     body = request.body
     rows = predict.rows_from_body(body)
     matrix = predict.rows_matrix(version=version, rows=rows, text=body)
+    if isinstance(request.auth, AgentCall):
+        return _agent(request, address, version, matrix, body)
 
     def run() -> tuple[int, dict]:
         return 200, _charged(request, address, version, matrix, idempotency_key)
@@ -249,6 +258,66 @@ def _charged(request, address: str, version, matrix, idempotency_key) -> dict:
         raise
     metered.finish(result)
     return {"model": address, **result.as_dict(), "units_charged": metered.units_charged}
+
+
+def _agent(request, address: str, version, matrix, body: bytes) -> HttpResponse:
+    """A caller with no key and no session: 402 and the price, or a paid answer (x402)."""
+    offer = x402.offer_for(version)
+    if offer is None:  # not sold per call: a key or a session, as before
+        raise DomainError(PortalErrorCode.UNAUTHENTICATED)
+    rows, header = len(matrix), request.auth.payment
+    if header is None:
+        return _payment_required(request, offer, rows, PaymentErrorCode.PAYMENT_REQUIRED)
+    try:
+        paid = x402.pay(
+            offer=offer,
+            version=version,
+            rows=rows,
+            header=header,
+            input_hash="0x" + hashlib.sha256(body).hexdigest(),
+        )
+        if paid.replay is not None:  # a retry of a settled payment: its first answer
+            return _paid(paid.replay, paid.authorization)
+        result = predict.predict_matrix(version=version, matrix=matrix)
+        answer = {"model": address, **result.as_dict(), "units_charged": 0}
+        payment = x402.settle(paid=paid, payload_header=header, answer=answer)
+    except DomainError as error:
+        if isinstance(error.error, PaymentErrorCode) and error.status == 402:
+            return _payment_required(request, offer, rows, error.error, error.message)
+        raise
+    return _paid(answer, payment)
+
+
+def _payment_required(request, offer, rows: int, error, message: str | None = None):
+    """402 with the requirements in PAYMENT-REQUIRED (its ``error`` says why), the API's error
+    shape as the body; a browser gets a page that says what to do."""
+    required = x402.required(
+        offer=offer, rows=rows, url=request.build_absolute_uri(), error=error.code
+    )
+    if "text/html" in request.headers.get("Accept", "") and not request.content_type.startswith(
+        "application/json"
+    ):
+        response = render(
+            request,
+            "x402/payment_required.html",
+            {"offer": offer, "required": required, "error": error, "message": message},
+            status=402,
+        )
+    else:
+        response = error_response(error, message)
+    response[x402_protocol.PAYMENT_REQUIRED_HEADER] = x402_protocol.encode_required(required)
+    return response
+
+
+def _paid(answer: dict, payment) -> HttpResponse:
+    response = _json(200, answer)
+    tx = payment.transaction
+    response[x402_protocol.PAYMENT_RESPONSE_HEADER] = x402_protocol.encode_response(
+        transaction=(tx.tx_hash if tx is not None else "") or "",
+        payer=payment.payer,
+        network=f"eip155:{payment.network.chain_id}",
+    )
+    return response
 
 
 def _json(status: int, answer: dict) -> HttpResponse:

@@ -62,3 +62,11 @@ def jobs_purge_task() -> int:
     from models_hub.jobs import services as jobs
 
     return jobs.jobs_purge()
+
+
+@shared_task(name="models_hub.payments_finish")
+def payments_finish_task() -> int:
+    """Beat: x402 payments whose settlement was mined (or failed) are settled and receipted."""
+    from models_hub.x402 import services as x402
+
+    return x402.payments_finish()

@@ -354,6 +354,8 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-purge": {"task": "licensing.idempotency_purge", "schedule": 3600.0},
     "jobs-sweep": {"task": "models_hub.jobs_sweep", "schedule": 30.0},  # jobs_sweep
     "jobs-purge": {"task": "models_hub.jobs_purge", "schedule": 3600.0},  # jobs_purge
+    # payments_finish: x402 settlements mined or failed -> settled and receipted, or failed
+    "payments-finish": {"task": "models_hub.payments_finish", "schedule": 10.0},
 }
 
 # --- Credit ledger and idempotency keys ---------------------------------------------------
@@ -366,6 +368,12 @@ IDEMPOTENCY_RUNNING_TIMEOUT = env_int("IDEMPOTENCY_RUNNING_TIMEOUT", 300, minimu
 
 # --- Model registry ---------------------------------------------------------------------
 MODEL_ARTIFACT_MAX_BYTES = env_int("MODEL_ARTIFACT_MAX_BYTES", 500 * 1024 * 1024, minimum=1)
+
+# --- Pay-per-call for agents (x402, models_hub.x402) -------------------------------------
+# Whether a paid call waits for its settlement to be mined before it answers (the protocol's
+# way: no result unpaid), and for how long; without it the answer goes once verified.
+X402_AWAIT_SETTLEMENT = env_bool("X402_AWAIT_SETTLEMENT", True)
+X402_SETTLE_TIMEOUT = env_int("X402_SETTLE_TIMEOUT", 30, minimum=1)
 
 # --- Batch inference jobs (models_hub.jobs) -----------------------------------------------
 # The largest input file of a job, and the most rows one job may take.

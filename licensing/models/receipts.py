@@ -9,9 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from chain.choices import OfferKind
 from chain.models import WEI
-from licensing.choices import SettlementStatus
+from licensing.choices import ReceiptKind, SettlementStatus
 from portal.validators import validate_eth_address
 
 HASH = {"max_length": 66}
@@ -86,7 +85,8 @@ class UsageReceipt(models.Model):
     holder = models.CharField(max_length=42, validators=[validate_eth_address])
     token_id = models.DecimalField(**WEI)
     offer_kind = models.PositiveSmallIntegerField(
-        choices=OfferKind.choices, help_text="The offer's kind when used: only credits burn."
+        choices=ReceiptKind.choices,
+        help_text="The offer's kind when used (only credits burn), or a call an agent paid for.",
     )
     units = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -12,6 +12,7 @@ from django.db import transaction
 from eth_utils import is_address, to_checksum_address
 
 from chain.choices import OfferKind
+from licensing.choices import ReceiptKind
 from licensing.models import ChainOffer, UsageReceipt
 
 HEX32 = re.compile(r"0x[0-9a-f]{64}")
@@ -70,6 +71,27 @@ def receipt_record(
         input_hash=digest,
         user=user,
         api_key=api_key,
+    )
+    receipt.full_clean()
+    receipt.save()
+    return receipt
+
+
+@transaction.atomic
+def receipt_record_paid_call(
+    *, receipt_id: str, holder: str, network_id: int, units: int, input_hash: str
+) -> UsageReceipt:
+    """Record one call an agent paid for over HTTP 402 (x402), under the receipt id its
+    settlement carried on chain (``AgentPaid.receiptId``): no offer token (id 0), proved by the
+    period's Merkle root like every receipt, never burned."""
+    receipt = UsageReceipt(
+        receipt_id=receipt_id,
+        network_id=network_id,
+        holder=to_checksum_address(holder),
+        token_id=0,
+        offer_kind=ReceiptKind.PAY_PER_CALL,
+        units=units,
+        input_hash=input_hash.lower(),
     )
     receipt.full_clean()
     receipt.save()

@@ -1,0 +1,234 @@
+"""Agents pay per call over HTTP 402 (x402 v2), end to end on anvil with the ``x402`` package's
+own client: a call without credentials is told the price; a call with the signed EIP-3009
+authorization is answered and settled through the outbox (balances moved, split by the vault);
+each refusal has its stable code; a used authorization is never settled twice."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from eth_account import Account
+from sklearn.datasets import load_iris
+from web3 import Web3
+
+from chain.models import OutboundTransaction
+from chain.testing.market import LICENSE_NATIVE
+from licensing import entitlement
+from licensing.models import AgentPayment, Currency, UsageReceipt
+from licensing.tests.publishing_setup import drain, published_version
+from models_hub.choices import PaymentStatus
+from models_hub.models import AIModel, PaymentAuthorization, PayPerCallOffer
+
+PRICE = 1_000  # 0.001 TUSDC a call
+
+
+@pytest.fixture
+def agents(shop, settings):
+    """The shop's model sold per call in TUSDC; the outbox's sender may settle."""
+    settings.ENTITLEMENT_CACHE_SECONDS = 0
+    settings.X402_AWAIT_SETTLEMENT = False  # settled below by draining the outbox
+    entitlement.invalidate()
+    env = shop.env
+    model = shop.offers[LICENSE_NATIVE].model
+    AIModel.objects.filter(pk=model.pk).update(listed=True)
+    version = published_version(model)
+    tusdc = Currency.objects.create(
+        network=shop.network, symbol="TUSDC", address=env.usdc.address, decimals=6
+    )
+    offer = PayPerCallOffer.objects.create(
+        model=model, network=shop.network, currency=tusdc, price=PRICE
+    )
+    role = env.pay_per_call.functions.SETTLER_ROLE().call()
+    env.send(env.pay_per_call.functions.grantRole(role, env.acct.publisher), env.acct.admin)
+    url = f"/api/models/{model.organization.slug}/{model.slug}/versions/{version.version}/predict"
+    return shop, offer, url
+
+
+@pytest.fixture
+def agent(agents):
+    """An agent's wallet (a key of its own; it never sends a transaction) holding TUSDC."""
+    shop, _, _ = agents
+    wallet = Account.create()
+    shop.env.send(shop.env.usdc.functions.mint(wallet.address, 10**6), shop.env.acct.outsider)
+    return wallet
+
+
+def _body(rows: int = 2) -> str:
+    return json.dumps({"rows": load_iris().data[:rows].tolist()})
+
+
+def _call(client, url, body=None, **headers):
+    return client.post(url, body or _body(), content_type="application/json", headers=headers)
+
+
+def _required(response):
+    from x402.http.utils import decode_payment_required_header
+
+    return decode_payment_required_header(response["PAYMENT-REQUIRED"])
+
+
+def _pay(wallet, required) -> str:
+    """What the x402 package's client sends for a 402: the signed authorization, encoded. Its
+    spend controls allow the test token, up to 0.01 TUSDC a payment."""
+    from x402 import x402ClientSync
+    from x402.http.utils import encode_payment_signature_header
+    from x402.mechanisms.evm.exact.register import register_exact_evm_client
+    from x402.mechanisms.evm.signers import EthAccountSigner
+
+    client = register_exact_evm_client(x402ClientSync(), EthAccountSigner(wallet))
+    accept = required.accepts[0]
+    client.set_spend_controls(
+        {
+            "allowed_assets": [
+                {
+                    "network": accept.network,
+                    "asset": accept.asset,
+                    "max_amount_per_payment": "10000",
+                }
+            ]
+        }
+    )
+    return encode_payment_signature_header(client.create_payment_payload(required))
+
+
+def _tamper(header: str, **changes) -> str:
+    payload = json.loads(base64.b64decode(header))
+    payload["payload"]["authorization"].update(changes)
+    return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def test_a_call_without_credentials_is_told_the_price(client, agents):
+    shop, _, url = agents
+
+    response = _call(client, url)
+
+    assert response.status_code == 402, response.content
+    assert response.json()["code"] == "payment_required"
+    required = _required(response)
+    assert required.x402_version == 2
+    accept = required.accepts[0]
+    assert (accept.scheme, accept.network) == ("exact", f"eip155:{shop.network.chain_id}")
+    assert accept.asset == Web3.to_checksum_address(shop.env.usdc.address)
+    assert accept.pay_to == shop.env.pay_per_call.address
+    assert int(accept.amount) == PRICE
+    assert accept.extra == {"name": "Test USD Coin", "version": "2"}
+
+
+def test_an_agent_pays_gets_the_answer_and_is_settled_once(client, agents, agent):
+    shop, _, url = agents
+    env = shop.env
+    header = _pay(agent, _required(_call(client, url)))
+
+    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["predictions"]) == 2
+    assert "PAYMENT-RESPONSE" in response
+    payment = PaymentAuthorization.objects.get()
+    assert (payment.payer, payment.status) == (agent.address, PaymentStatus.SETTLING)
+    drain(shop.network)
+    assert OutboundTransaction.objects.get(pk=payment.transaction_id).status == "confirmed"
+    assert env.usdc.functions.balanceOf(agent.address).call() == 10**6 - PRICE
+    out = io.StringIO()
+    call_command("payments_finish", stdout=out)
+    assert out.getvalue().strip() == "1 payment(s) finished"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SETTLED
+    receipt = UsageReceipt.objects.get(receipt_id=payment.receipt_id)
+    assert (receipt.holder, receipt.units, receipt.offer_kind) == (agent.address, 1, 16)
+    # the chain says the same: AgentPaid names the receipt, and the vault split the payment
+    paid = AgentPayment.objects.get()
+    assert (paid.payer, int(paid.amount), paid.receipt_id) == (
+        agent.address,
+        PRICE,
+        payment.receipt_id,
+    )
+    # the same header for the same rows again: a retry, answered, never settled twice
+    again = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+    assert again.status_code == 200, again.content
+    assert PaymentAuthorization.objects.count() == 1
+    assert OutboundTransaction.objects.filter(function="settle").count() == 1
+    # the same header for other rows: the nonce is used
+    other = _call(client, url, _body(3), **{"PAYMENT-SIGNATURE": header})
+    assert other.status_code == 402
+    assert other.json()["code"] == "payment_nonce_used"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"value": str(PRICE - 1)}, "payment_amount_mismatch"),
+        ({"to": "0x000000000000000000000000000000000000dEaD"}, "payment_wrong_recipient"),
+        ({"validBefore": "1"}, "payment_expired"),
+        ({"validAfter": "99999999999"}, "payment_not_yet_valid"),
+        ({"from": "0x000000000000000000000000000000000000bEEF"}, "payment_invalid_signature"),
+    ],
+)
+def test_each_bad_authorization_has_its_code_and_nothing_is_recorded(
+    client, agents, agent, change, code
+):
+    _, _, url = agents
+    header = _tamper(_pay(agent, _required(_call(client, url))), **change)
+
+    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert response.status_code == 402, response.content
+    assert response.json()["code"] == code
+    assert _required(response).error == code
+    assert not PaymentAuthorization.objects.exists()
+
+
+def test_too_small_a_balance_is_refused(client, agents):
+    _, _, url = agents
+    poor = Account.create()  # no TUSDC at all
+
+    response = _call(
+        client, url, **{"PAYMENT-SIGNATURE": _pay(poor, _required(_call(client, url)))}
+    )
+
+    assert response.status_code == 402
+    assert response.json()["code"] == "payment_insufficient_balance"
+
+
+def test_a_malformed_header_is_a_400(client, agents):
+    _, _, url = agents
+
+    response = _call(client, url, **{"PAYMENT-SIGNATURE": "not base64 json"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "payment_malformed"
+
+
+def test_a_model_not_sold_per_call_still_needs_a_key(client, agents):
+    _, offer, url = agents
+    PayPerCallOffer.objects.filter(pk=offer.pk).update(active=False)
+
+    response = _call(client, url)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_calls_with_one_authorization_settle_once(agents, agent):
+    shop, _, url = agents
+    header = _pay(agent, _required(_call(Client(), url)))
+
+    def call(_):
+        return _call(Client(), url, **{"PAYMENT-SIGNATURE": header}).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(call, range(10)))
+
+    assert statuses.count(200) >= 1, statuses
+    assert set(statuses) <= {200, 402}, statuses
+    assert PaymentAuthorization.objects.count() == 1
+    assert OutboundTransaction.objects.filter(function="settle").count() == 1
+    drain(shop.network)
+    assert shop.env.usdc.functions.balanceOf(agent.address).call() == 10**6 - PRICE

@@ -1,0 +1,278 @@
+"""Pay-per-call for agents: the predict API's paywall (``models_hub.x402.protocol`` for the wire).
+
+A predict request without an API key, a session or a right to a model that has an active
+``PayPerCallOffer`` is answered 402 with the offer's requirements (``paywall_answer``). A retry
+carrying ``PAYMENT-SIGNATURE`` is paid for (``pay``):
+
+1. the payload is decoded and verified locally (``protocol.verify``: the x402 package's ``exact``
+   EVM checks on the portal's own node);
+2. its authorization is recorded once (``PaymentAuthorization``, unique per network, token,
+   payer and nonce): the same header again is a retry and gets the first answer; another
+   header with a used nonce is ``payment_nonce_used``;
+3. the estimator answers; the settlement (``PayPerCall.settle``) is queued in the portal's
+   outbox under the authorization's own idempotency key (one transaction, whatever retries);
+4. with ``X402_AWAIT_SETTLEMENT`` (the default) the call waits for the transaction to be mined:
+   mined, the answer is returned with ``PAYMENT-RESPONSE`` and a usage receipt is written;
+   reverted or failed, the answer is 402 ``payment_settlement_failed`` and no result is given.
+   Without it, the answer goes out once verified and the settlement follows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from web3 import Web3
+
+from chain.choices import TX_OPEN, TxStatus
+from chain.client import web3_for
+from chain.models import Deployment, OutboundTransaction
+from chain.services import enqueue_call
+from licensing.services.receipts import receipt_record_paid_call
+from models_hub.choices import PaymentStatus
+from models_hub.errors import PaymentErrorCode
+from models_hub.models import ModelVersion, PaymentAuthorization, PayPerCallOffer
+from models_hub.x402 import protocol
+from portal.errors import DomainError
+
+SETTLER = "PayPerCall"
+
+
+@dataclass(frozen=True)
+class Paid:
+    """A verified, recorded payment for one call."""
+
+    authorization: PaymentAuthorization
+    replay: dict | None = None  # the first answer, for a retry of a settled payment
+
+
+def offer_for(version: ModelVersion) -> PayPerCallOffer | None:
+    """The model's active pay-per-call offer on an active network with the settler deployed."""
+    offers = PayPerCallOffer.objects.filter(
+        model_id=version.model_id, active=True, network__is_active=True
+    ).select_related("network", "currency")
+    for offer in offers:
+        if Deployment.objects.filter(network=offer.network, contract_name=SETTLER).exists():
+            return offer
+    return None
+
+
+_domains: dict[tuple[int, str], tuple[str, str]] = {}
+EIP712_DOMAIN_ABI = [
+    {
+        "name": "eip712Domain",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [
+            {"name": "fields", "type": "bytes1"},
+            {"name": "name", "type": "string"},
+            {"name": "version", "type": "string"},
+            {"name": "chainId", "type": "uint256"},
+            {"name": "verifyingContract", "type": "address"},
+            {"name": "salt", "type": "bytes32"},
+            {"name": "extensions", "type": "uint256[]"},
+        ],
+    }
+]
+
+
+def token_domain(offer: PayPerCallOffer) -> tuple[str, str]:
+    """The token's EIP-712 name and version, read once per process from the token itself
+    (ERC-5267 ``eip712Domain``), so what agents sign is what the token checks."""
+    currency = offer.currency
+    key = (offer.network.chain_id, currency.address.lower())
+    if key not in _domains:
+        w3 = web3_for(_rpc_url(offer))
+        token = w3.eth.contract(
+            address=Web3.to_checksum_address(currency.address), abi=EIP712_DOMAIN_ABI
+        )
+        _fields, name, version, *_ = token.functions.eip712Domain().call()
+        _domains[key] = (name, version)
+    return _domains[key]
+
+
+def paywall_of(offer: PayPerCallOffer) -> protocol.Paywall:
+    currency = offer.currency
+    settler = Deployment.objects.get(network=offer.network, contract_name=SETTLER)
+    name, version = token_domain(offer)
+    return protocol.Paywall(
+        chain_id=offer.network.chain_id,
+        asset=Web3.to_checksum_address(currency.address),
+        eip712_name=name,
+        eip712_version=version,
+        pay_to=Web3.to_checksum_address(settler.address),
+        price=int(offer.price),
+        per_row=offer.per_row,
+        timeout_seconds=offer.timeout_seconds,
+    )
+
+
+def required(*, offer: PayPerCallOffer, rows: int, url: str, error: str | None = None):
+    """The 402 answer's ``PaymentRequired`` for a call of ``rows`` rows."""
+    model = offer.model
+    accepts = [protocol.requirements(paywall_of(offer), rows=rows)]
+    description = f"{model.name}: {rows} row(s) predicted"
+    return protocol.payment_required(url=url, description=description, accepts=accepts, error=error)
+
+
+def pay(*, offer: PayPerCallOffer, version: ModelVersion, rows: int, header: str, input_hash: str):
+    """Verify and record the payment in ``header`` for a call of ``rows`` rows (see above)."""
+    payload = protocol.decode_payment(header)
+    ours = protocol.requirements(paywall_of(offer), rows=rows)
+
+    def required_for(accepted):
+        if str(accepted.network) != str(ours.network):
+            raise DomainError(PaymentErrorCode.PAYMENT_WRONG_NETWORK)
+        if accepted.asset.lower() != ours.asset.lower():
+            raise DomainError(PaymentErrorCode.PAYMENT_WRONG_ASSET)
+        return ours
+
+    authorization = payload.payload.get("authorization") or {}
+    digest = hashlib.sha256(header.encode()).hexdigest()
+    earlier = _earlier(offer, authorization)
+    if earlier is not None:
+        return _retry(earlier, digest, input_hash)
+    w3 = web3_for(_rpc_url(offer))
+    payer = protocol.verify(payload=payload, required_for=required_for, w3=w3, caller=ours.pay_to)
+    try:
+        with transaction.atomic():
+            row = PaymentAuthorization.objects.create(
+                offer=offer,
+                version=version,
+                network=offer.network,
+                token=ours.asset,
+                payer=payer,
+                nonce=str(authorization.get("nonce", "")).lower(),
+                amount=int(ours.amount),
+                rows=rows,
+                payload_hash=digest,
+                input_hash=input_hash,
+            )
+    except IntegrityError:  # the same authorization, sent twice at once: the other one won
+        earlier = _earlier(offer, authorization)
+        if earlier is None:
+            raise
+        return _retry(earlier, digest, input_hash)
+    return Paid(authorization=row)
+
+
+def _rpc_url(offer: PayPerCallOffer) -> str:
+    return settings.CHAIN_RPC_URLS.get(offer.network.name, settings.CHAIN_RPC_URL)
+
+
+def _earlier(offer, authorization: dict) -> PaymentAuthorization | None:
+    payer, nonce = authorization.get("from"), authorization.get("nonce")
+    if not (isinstance(payer, str) and isinstance(nonce, str) and Web3.is_address(payer)):
+        return None
+    return PaymentAuthorization.objects.filter(
+        network=offer.network,
+        token=Web3.to_checksum_address(offer.currency.address),
+        payer=Web3.to_checksum_address(payer),
+        nonce=nonce.lower(),
+    ).first()
+
+
+def _retry(earlier: PaymentAuthorization, digest: str, input_hash: str) -> Paid:
+    """The same authorization again: the same header for the same rows is a retry (the first
+    answer, once settled: nothing is charged again); anything else replays a used nonce."""
+    if earlier.payload_hash != digest or earlier.input_hash != input_hash:
+        raise DomainError(PaymentErrorCode.PAYMENT_NONCE_USED)
+    if earlier.status == PaymentStatus.FAILED:
+        raise DomainError(PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED, earlier.failure or None)
+    if earlier.status == PaymentStatus.SETTLED and earlier.answer is not None:
+        return Paid(authorization=earlier, replay=earlier.answer)
+    return Paid(authorization=earlier)  # still settling: wait for it again
+
+
+def settle(*, paid: Paid, payload_header: str, answer: dict) -> PaymentAuthorization:
+    """Queue the settlement (once per authorization) and, with ``X402_AWAIT_SETTLEMENT``, wait
+    for it; raises ``payment_settlement_failed`` when it fails."""
+    row = paid.authorization
+    if row.transaction_id is None:
+        payload = protocol.decode_payment(payload_header)
+        auth = payload.payload["authorization"]
+        signature = payload.payload["signature"]
+        model_id = row.offer.model.tokenomics.chain_model_id
+        with transaction.atomic():
+            tx = enqueue_call(
+                network=row.network,
+                contract_name=SETTLER,
+                function="settle",
+                args=[
+                    model_id,
+                    row.token,
+                    row.payer,
+                    int(auth["value"]),
+                    int(auth["validAfter"]),
+                    int(auth["validBefore"]),
+                    auth["nonce"],
+                    signature,
+                    row.receipt_id,
+                ],
+                idempotency_key=f"x402:{row.network_id}:{row.payer}:{row.nonce}",
+            )
+            PaymentAuthorization.objects.filter(pk=row.pk).update(
+                transaction=tx, status=PaymentStatus.SETTLING, answer=answer
+            )
+        row.refresh_from_db()
+    if not settings.X402_AWAIT_SETTLEMENT:
+        return row
+    return _await(row)
+
+
+def _await(row: PaymentAuthorization) -> PaymentAuthorization:
+    deadline = time.monotonic() + settings.X402_SETTLE_TIMEOUT
+    while time.monotonic() < deadline:
+        tx = OutboundTransaction.objects.get(pk=row.transaction_id)
+        if tx.status not in TX_OPEN:
+            return _settled(row, tx)
+        time.sleep(0.05)
+    raise DomainError(
+        PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED,
+        "The settlement is still pending: send the same PAYMENT-SIGNATURE again to get the "
+        "answer once it is mined (it is charged once).",
+    )
+
+
+def _settled(row: PaymentAuthorization, tx: OutboundTransaction) -> PaymentAuthorization:
+    if tx.status == TxStatus.CONFIRMED:
+        with transaction.atomic():
+            settled = PaymentAuthorization.objects.filter(
+                pk=row.pk, status=PaymentStatus.SETTLING
+            ).update(status=PaymentStatus.SETTLED, settled_at=timezone.now())
+            if settled:  # once: the receipt of the paid call, under the id settled on chain
+                receipt_record_paid_call(
+                    receipt_id=row.receipt_id,
+                    holder=row.payer,
+                    network_id=row.network_id,
+                    units=row.rows if row.offer.per_row else 1,
+                    input_hash=row.input_hash,
+                )
+        row.refresh_from_db()
+        return row
+    reason = tx.last_error or f"the settlement transaction {tx.get_status_display().lower()}"
+    PaymentAuthorization.objects.filter(pk=row.pk).update(
+        status=PaymentStatus.FAILED, failure=reason[:2000]
+    )
+    raise DomainError(PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED, f"Settlement failed: {reason}")
+
+
+def payments_finish() -> int:
+    """Finish the payments whose settlement left the outbox (beat, and the queued mode's only
+    way to settled): a mined one is settled and receipted, a failed one is failed; returns
+    how many were finished."""
+    finished = 0
+    settling = PaymentAuthorization.objects.filter(
+        status=PaymentStatus.SETTLING, transaction__isnull=False
+    ).exclude(transaction__status__in=TX_OPEN)
+    for row in settling.select_related("transaction", "offer"):
+        with contextlib.suppress(DomainError):  # failed: recorded on the row
+            _settled(row, row.transaction)
+        finished += 1
+    return finished
