@@ -18,7 +18,7 @@ Cases:
   with ``chain.sync.decode_log`` (eth_abi) in one loop. Interleaved runs, medians.
 - ``getlogs_call_ratio``: ``eth_getLogs`` calls a backfill makes through a
   ``LimitingRpcProxy`` (block-range and result-count limits, 20% bogus range hints) ÷
-  ``ideal_get_logs_calls`` summed over the three contracts. ``detail.dense`` repeats it with a
+  ``ideal_get_logs_calls`` summed over our contracts. ``detail.dense`` repeats it with a
   result cap of 50, which the busiest blocks nearly fill on their own.
 - ``idempotent_rows``: rows (``IndexedEvent`` and every licensing projection table) after a
   backfill, a second sync and a replay from block 0 ÷ rows after the backfill alone.
@@ -124,7 +124,6 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
     """Deploy and configure the model, then generate the purchases; return what the cases need."""
     from web3 import Web3
 
-    from chain import abi
     from chain.choices import OfferKind
     from chain.testing import contracts
 
@@ -132,9 +131,7 @@ def build_market(w3, rpc: _Rpc, params: dict) -> dict[str, Any]:
     admin, platform, publisher, buyers = dev[0], dev[1], dev[2], dev[3:10]
     suite = deploy_bench_suite(w3, admin=admin, platform=platform, publisher=publisher)
     deploy_blocks = {
-        abi.REGISTRY: suite.registry.deploy_receipt["blockNumber"],
-        abi.REVENUE_VAULT: suite.vault.deploy_receipt["blockNumber"],
-        abi.LICENSE_TOKEN: suite.token.deploy_receipt["blockNumber"],
+        name: contract.deploy_receipt["blockNumber"] for name, contract in suite.by_name.items()
     }
     token = suite.token
     model = Web3.keccak(text="bench/chain-sync")
@@ -345,7 +342,12 @@ def register_network(market: dict, chain_id: int):
 def reset_index() -> None:
     """Forget everything indexed: projections, events, cursors, kept hashes, reorgs."""
     from chain.models import BlockRecord, IndexedEvent, Reorg, SyncCursor
+    from licensing.models import CreditLedgerEntry, CreditReservation
 
+    # the credit ledger's lines protect their accounts, reservations and each other (reversals):
+    # gone first, without the collector, which refuses protected rows even among the deleted
+    for model in (CreditLedgerEntry, CreditReservation):
+        model.objects.all()._raw_delete(model.objects.db)
     for model in projection_models():
         model.objects.all().delete()
     for model in (IndexedEvent, SyncCursor, BlockRecord, Reorg):
@@ -603,7 +605,7 @@ def run(quick: bool) -> list[dict]:
             target=GETLOGS_TARGET,
             detail={
                 "meaning": "eth_getLogs calls through LimitingRpcProxy / ideal_get_logs_calls "
-                "summed over the three contracts",
+                "summed over our contracts",
                 **getlogs,
                 "dense": {
                     "note": "not the figure: the same sync with a result cap of 50, against "

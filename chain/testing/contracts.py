@@ -91,16 +91,21 @@ class Suite:
     usdc: Contract | None = None
 
     @property
-    def addresses(self) -> dict[str, str]:
+    def by_name(self) -> dict[str, Contract]:
+        """Each deployed contract by its artifact name, in the plan's order."""
         found = {
-            abi.REGISTRY: self.registry.address,
-            abi.REVENUE_VAULT: self.vault.address,
-            abi.LICENSE_TOKEN: self.token.address,
-            abi.PAY_PER_CALL: self.pay_per_call.address,
+            abi.REGISTRY: self.registry,
+            abi.REVENUE_VAULT: self.vault,
+            abi.LICENSE_TOKEN: self.token,
+            abi.PAY_PER_CALL: self.pay_per_call,
         }
         if self.usdc is not None:
-            found[abi.TEST_USD3009] = self.usdc.address
+            found[abi.TEST_USD3009] = self.usdc
         return found
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return {name: contract.address for name, contract in self.by_name.items()}
 
 
 def deploy_suite(w3: Web3, config: SuiteConfig) -> Suite:

@@ -530,7 +530,7 @@ def step_retry(*, step: PublishStep, by=None) -> PublishStep | None:
 
 
 def publishable_networks():
-    """Active networks where all three contracts are deployed."""
+    """Active networks where the three contracts publishing needs are deployed."""
     deployed = Count("deployments", filter=Q(deployments__contract_name__in=REQUIRED_CONTRACTS))
     networks = Network.objects.filter(is_active=True).annotate(contracts=deployed)
     return networks.filter(contracts=len(REQUIRED_CONTRACTS)).order_by("name")

@@ -10,7 +10,7 @@ from chain.models import Deployment, Network
 
 @pytest.fixture
 def network(db, market, settings):
-    """The market's node as the 'anvil' network, with its three contracts recorded."""
+    """The market's node as the 'anvil' network, with the suite's contracts recorded."""
     settings.CHAIN_RPC_URLS = {"anvil": market.node_url}
     network = Network.objects.create(name="anvil", chain_id=market.chain_id, confirmation_depth=3)
     for name, address in market.suite.addresses.items():

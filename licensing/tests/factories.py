@@ -27,6 +27,7 @@ from licensing.choices import (
     UsageUnit,
 )
 from licensing.models import (
+    AgentPayment,
     ChainModel,
     ChainOffer,
     ChainPayees,
@@ -388,6 +389,27 @@ def vault_entry_row(organization, marker: str) -> VaultEntry:
         model_id=listing.chain_model_id,
         kind=LedgerKind.CLAIMED,
         amount=ETH // 100,
+    )
+
+
+@tenant_row_factory(AgentPayment)
+def agent_payment_row(organization, marker: str) -> AgentPayment:
+    listing = _listing(organization, marker)
+    network = matrix_network()
+    event = event_row(network, "AgentPaid", contract=abi.PAY_PER_CALL)
+    return AgentPayment.objects.create(
+        event=event,
+        network=network,
+        model_id=listing.chain_model_id,
+        currency=checksum("0x" + "3c" * 20),
+        payer=checksum(address()),
+        amount=1_250_000,
+        nonce="0x" + secrets.token_hex(32),
+        receipt_id="0x" + secrets.token_hex(32),
+        tx_hash=event.tx_hash,
+        log_index=event.log_index,
+        block_number=event.block_number,
+        paid_at=PAID_AT,
     )
 
 

@@ -72,7 +72,7 @@ def start_chain() -> Chain:
 
 
 def network_for(chain: Chain, name: str) -> Network:
-    """The node as a Network with its three contracts recorded (settings name its RPC URL)."""
+    """The node as a Network with its contracts recorded (settings name its RPC URL)."""
     network = Network.objects.create(name=name, chain_id=chain.node.chain_id, confirmation_depth=1)
     for contract_name, address in chain.suite.addresses.items():
         Deployment.objects.create(
