@@ -245,6 +245,34 @@ EXPLANATIONS: dict[str, Explainer] = {
         f"Version {s['version']} of the model is published already with another artifact hash: "
         "a published version never changes."
     ),
+    # --- pay per call (PayPerCall, EIP-3009 tokens) ---
+    "AlreadySettled": lambda s: (
+        f"The payment of {s['payer']} with nonce {s['nonce']} was settled already: it is paid once."
+    ),
+    "AuthorizationNotUsed": lambda s: (
+        f"The authorization of {s['payer']} with nonce {s['nonce']} was never used on the "
+        "token: there is nothing to recover."
+    ),
+    "UnaccountedBalanceTooLow": lambda s: (
+        f"The settler holds {s['balance']} of the token unaccounted for, less than the "
+        f"{s['value']} to recover."
+    ),
+    "ERC3009InvalidAuthorizationTime": lambda s: (
+        f"The authorization is valid only after {s.time('validAfter')} and before "
+        f"{s.time('validBefore')}: it has expired or is not valid yet."
+    ),
+    "ERC3009InvalidSignature": lambda s: "The authorization is not signed by its payer.",
+    "ERC3009UsedAuthorization": lambda s: (
+        f"The authorization of {s['authorizer']} with nonce {s['nonce']} has been used or "
+        "cancelled: sign a new one."
+    ),
+    "ECDSAInvalidSignature": lambda s: "The signature does not recover to any account.",
+    "ECDSAInvalidSignatureLength": lambda s: (
+        f"The signature is {s['length']} bytes long; an ECDSA signature is 65."
+    ),
+    "ECDSAInvalidSignatureS": lambda s: "The signature is malleable (its s value is too high).",
+    "InvalidShortString": lambda s: "A short string stored by the contract is malformed.",
+    "StringTooLong": lambda s: f"The string {s['str']!r} is too long for the contract to store.",
     # --- access control, guards and arithmetic (OpenZeppelin) ---
     "AccessControlUnauthorizedAccount": lambda s: (
         f"The sending account {s['account']} lacks {s.role('neededRole')} on this contract: "
