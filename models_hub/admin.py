@@ -14,10 +14,10 @@ from models_hub.choices import VersionStatus
 from models_hub.forms import AIModelForm, VersionUploadForm
 from models_hub.jobs import admin as jobs_admin  # noqa: F401 - registers the batch jobs' admin
 from models_hub.loading import ArtifactTampered
-from models_hub.models import AIModel, ModelVersion
+from models_hub.models import AIModel, ModelVersion, PayPerCallOffer
 from portal.live_badges import SCRIPT as LIVE_BADGES_SCRIPT
 from portal.live_badges import asked_ids, badge_states, live_badge
-from portal.service_admin import ServiceAdmin
+from portal.service_admin import ServiceAdmin, ServiceModelForm
 from portal.tenancy import TenantAdminMixin, TenantInlineMixin
 from portal.uploads import oversized_uploads
 
@@ -384,3 +384,39 @@ class ModelVersionAdmin(TenantAdminMixin, ServiceAdmin):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+# --- pay per call for agents (x402) ------------------------------------------------------------
+class PayPerCallOfferForm(ServiceModelForm):
+    class Meta:
+        model = PayPerCallOffer
+        fields = ["model", "network", "currency", "price", "per_row", "timeout_seconds", "active"]
+        help_texts = {
+            "price": "In the token's smallest unit: 1000 is 0.001 of a 6-decimals token "
+            "(TUSDC, USDC).",
+        }
+
+
+@admin.register(PayPerCallOffer)
+class PayPerCallOfferAdmin(TenantAdminMixin, ServiceAdmin):
+    """What a model charges AI agents per call over HTTP 402 (managers and owners edit)."""
+
+    tenant_field = "model__organization"
+    form = PayPerCallOfferForm
+    list_display = ["model", "network", "currency", "price", "per_row", "active", "updated_at"]
+    list_filter = ["active", "per_row", "network"]
+    list_select_related = ["model", "network", "currency"]
+    search_fields = ["model__name"]
+    autocomplete_fields = ["model"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "currency":
+            from licensing.models import Currency
+
+            kwargs["queryset"] = Currency.objects.filter(eip3009=True, active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_with_service(self, request, obj, form, change):
+        from models_hub.x402.services import pay_per_call_offer_save
+
+        return pay_per_call_offer_save(offer=obj, data=form.cleaned_data)

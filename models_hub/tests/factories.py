@@ -6,7 +6,7 @@ import io
 
 from models_hub import services
 from models_hub.choices import Task
-from models_hub.models import AIModel, InferenceJob, ModelVersion
+from models_hub.models import AIModel, InferenceJob, ModelVersion, PayPerCallOffer
 from portal.tests.factories import tenant_row_factory
 
 
@@ -65,3 +65,32 @@ def job_row(organization, marker: str) -> InferenceJob:
     version = published_version(organization, f"{marker} batch")
     _, rows = iris()
     return jobs_kit.submit(version, jobs_kit.csv_bytes(rows.head(20)))
+
+
+@tenant_row_factory(PayPerCallOffer)
+def pay_per_call_row(organization, marker: str) -> PayPerCallOffer:
+    from chain.models import Deployment
+    from licensing.models import Currency
+    from licensing.tests.factories import matrix_network
+
+    network = matrix_network()
+    Deployment.objects.get_or_create(  # the settler agents pay, on the matrix's network
+        network=network,
+        contract_name="PayPerCall",
+        defaults={"address": "0x" + "5e" * 20, "deploy_block": 1, "code_hash": "0x"},
+    )
+    currency, _ = Currency.objects.get_or_create(
+        network=network,
+        symbol="TUSDC",
+        defaults={
+            "address": "0x" + "3c" * 20,
+            "decimals": 6,
+            "eip3009": True,
+            "eip712_name": "Test USD Coin",
+            "eip712_version": "2",
+        },
+    )
+    model = model_row(organization, f"{marker} per call")
+    return PayPerCallOffer.objects.create(
+        model=model, network=network, currency=currency, price=1000
+    )

@@ -276,3 +276,39 @@ def payments_finish() -> int:
             _settled(row, row.transaction)
         finished += 1
     return finished
+
+
+# --- the publisher's side: selling a model per call --------------------------------------------
+FIELDS = ("model", "network", "currency", "price", "per_row", "timeout_seconds", "active")
+
+
+@transaction.atomic
+def pay_per_call_offer_save(*, offer: PayPerCallOffer, data: dict) -> PayPerCallOffer:
+    """Create or change a model's pay-per-call offer: the token must be an EIP-3009 ERC-20 on
+    the offer's network (``Currency.eip3009``), and the network must have the settler."""
+    from django.core.exceptions import ValidationError
+
+    for name in FIELDS:
+        if name in data:
+            setattr(offer, name, data[name])
+    errors = {}
+    currency, network = offer.currency if offer.currency_id else None, offer.network_id
+    if currency is not None and network and currency.network_id != network:
+        errors["currency"] = "The token is on another network than the offer."
+    elif currency is not None and not currency.eip3009:
+        errors["currency"] = (
+            "Agents pay with EIP-3009 authorizations: pick a token flagged EIP-3009 (with its "
+            "EIP-712 domain) in Currencies."
+        )
+    if (
+        network
+        and not Deployment.objects.filter(network_id=network, contract_name=SETTLER).exists()
+    ):
+        errors["network"] = (
+            f"{SETTLER} is not deployed on this network (manage.py deploy_contracts)."
+        )
+    if errors:
+        raise ValidationError(errors)
+    offer.full_clean()
+    offer.save()
+    return offer
