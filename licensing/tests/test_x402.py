@@ -232,3 +232,27 @@ def test_ten_concurrent_calls_with_one_authorization_settle_once(agents, agent):
     assert OutboundTransaction.objects.filter(function="settle").count() == 1
     drain(shop.network)
     assert shop.env.usdc.functions.balanceOf(agent.address).call() == 10**6 - PRICE
+
+
+def _tamper_accepted(header: str, **changes) -> str:
+    payload = json.loads(base64.b64decode(header))
+    payload["accepted"].update(changes)
+    return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"network": "eip155:1"}, "payment_wrong_network"),
+        ({"asset": "0x000000000000000000000000000000000000dEaD"}, "payment_wrong_asset"),
+    ],
+)
+def test_a_payment_for_another_network_or_token_is_refused(client, agents, agent, change, code):
+    _, _, url = agents
+    header = _tamper_accepted(_pay(agent, _required(_call(client, url))), **change)
+
+    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert response.status_code == 402, response.content
+    assert response.json()["code"] == code
+    assert not PaymentAuthorization.objects.exists()
