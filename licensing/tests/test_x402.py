@@ -73,7 +73,7 @@ def _required(response):
     return decode_payment_required_header(response["PAYMENT-REQUIRED"])
 
 
-def _pay(wallet, required) -> str:
+def _pay(wallet, required) -> str:  # a LocalAccount, or an x402 signer
     """What the x402 package's client sends for a 402: the signed authorization, encoded. Its
     spend controls allow the test token, up to 0.01 TUSDC a payment."""
     from x402 import x402ClientSync
@@ -81,7 +81,8 @@ def _pay(wallet, required) -> str:
     from x402.mechanisms.evm.exact.register import register_exact_evm_client
     from x402.mechanisms.evm.signers import EthAccountSigner
 
-    client = register_exact_evm_client(x402ClientSync(), EthAccountSigner(wallet))
+    signer = wallet if isinstance(wallet, EthAccountSigner) else EthAccountSigner(wallet)
+    client = register_exact_evm_client(x402ClientSync(), signer)
     accept = required.accepts[0]
     client.set_spend_controls(
         {
@@ -256,3 +257,32 @@ def test_a_payment_for_another_network_or_token_is_refused(client, agents, agent
     assert response.status_code == 402, response.content
     assert response.json()["code"] == code
     assert not PaymentAuthorization.objects.exists()
+
+
+def test_a_contract_wallet_pays_with_its_owners_signature(client, agents):
+    """EIP-1271: the agent's wallet is a contract; its owner's key signs for it."""
+    from x402.mechanisms.evm.signers import EthAccountSigner
+
+    from chain.testing import contracts
+
+    shop, _, url = agents
+    env = shop.env
+    owner = Account.create()
+    wallet = contracts.deploy_contract(env.w3, "TestWallet", owner.address, sender=env.acct.alice)
+    env.send(env.usdc.functions.mint(wallet.address, 10**6), env.acct.alice)
+
+    class WalletSigner(EthAccountSigner):
+        """Signs as the owner, pays from the wallet (what a smart-wallet agent does)."""
+
+        @property
+        def address(self) -> str:
+            return wallet.address
+
+    header = _pay(WalletSigner(owner), _required(_call(client, url)))
+
+    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert response.status_code == 200, response.content
+    assert PaymentAuthorization.objects.get().payer == wallet.address
+    drain(shop.network)
+    assert env.usdc.functions.balanceOf(wallet.address).call() == 10**6 - PRICE

@@ -167,6 +167,52 @@ AUTHORIZATION_STATE_ABI = [
 ]
 
 
+BYTES_TRANSFER = "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)"
+BYTES_TRANSFER_ABI = [
+    {
+        "name": "transferWithAuthorization",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "from", "type": "address"},
+            {"name": "to", "type": "address"},
+            {"name": "value", "type": "uint256"},
+            {"name": "validAfter", "type": "uint256"},
+            {"name": "validBefore", "type": "uint256"},
+            {"name": "nonce", "type": "bytes32"},
+            {"name": "signature", "type": "bytes"},
+        ],
+        "outputs": [],
+    }
+]
+
+
+def _wallet_transfer_passes(w3: Web3, payload, ours) -> bool:
+    """A contract wallet (EIP-1271) pays through the token's bytes-signature overload, which the
+    settlement uses; the x402 package simulates the (v, r, s) one, which only EOAs pass. So for
+    a payer with code, simulate the overload the settler will call."""
+    authorization = payload.payload.get("authorization") or {}
+    try:
+        payer = Web3.to_checksum_address(authorization["from"])
+        if not w3.eth.get_code(payer):
+            return False
+        token = w3.eth.contract(
+            address=Web3.to_checksum_address(ours.asset), abi=BYTES_TRANSFER_ABI
+        )
+        token.get_function_by_signature(BYTES_TRANSFER)(
+            payer,
+            Web3.to_checksum_address(authorization["to"]),
+            int(authorization["value"]),
+            int(authorization["validAfter"]),
+            int(authorization["validBefore"]),
+            bytes.fromhex(str(authorization["nonce"])[2:]),
+            bytes.fromhex(str(payload.payload.get("signature", ""))[2:]),
+        ).call({"from": Web3.to_checksum_address(ours.pay_to)})
+    except Exception:  # a revert, or a malformed field: the package's reason stands
+        return False
+    return True
+
+
 def _why_refused(verifier, payload, ours):
     """The token's own reason when its simulated transfer failed (the x402 package maps only
     string reverts): a used nonce, or too small a balance."""
@@ -200,6 +246,10 @@ def verify(*, payload, required_for, w3: Web3, caller: str) -> str:
     result = ExactEvmScheme(verifier).verify(payload, ours)
     if not result.is_valid:
         error = _REASONS.get(result.invalid_reason or "", PaymentErrorCode.PAYMENT_INVALID)
+        if result.invalid_reason == SIMULATION_FAILED and _wallet_transfer_passes(
+            w3, payload, ours
+        ):
+            return Web3.to_checksum_address(result.payer)
         if result.invalid_reason == SIMULATION_FAILED:  # the token refused: say why
             error = _why_refused(verifier, payload, ours) or error
         message = error.message
