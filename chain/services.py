@@ -105,7 +105,9 @@ def _enqueue(
         data=data,
         value=value,
     )
-    row.full_clean()
+    # the key's uniqueness is the database's to check (one statement): a validate_unique read
+    # here would lose the race to a concurrent enqueue of the same key and answer an error
+    row.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
             row.save()
