@@ -286,3 +286,17 @@ def test_a_contract_wallet_pays_with_its_owners_signature(client, agents):
     assert PaymentAuthorization.objects.get().payer == wallet.address
     drain(shop.network)
     assert env.usdc.functions.balanceOf(wallet.address).call() == 10**6 - PRICE
+
+
+def test_without_an_operator_key_a_paid_call_is_refused_before_anything(
+    client, agents, agent, settings
+):
+    _, _, url = agents
+    header = _pay(agent, _required(_call(client, url)))
+    settings.CHAIN_OPERATOR_KEY = None
+
+    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert response.status_code == 402
+    assert response.json()["code"] == "payment_settlement_failed"
+    assert not PaymentAuthorization.objects.exists()

@@ -124,6 +124,7 @@ def required(*, offer: PayPerCallOffer, rows: int, url: str, error: str | None =
 def pay(*, offer: PayPerCallOffer, version: ModelVersion, rows: int, header: str, input_hash: str):
     """Verify and record the payment in ``header`` for a call of ``rows`` rows (see above)."""
     payload = protocol.decode_payment(header)
+    _check_operator()
     ours = protocol.requirements(paywall_of(offer), rows=rows)
 
     def required_for(accepted):
@@ -160,6 +161,22 @@ def pay(*, offer: PayPerCallOffer, version: ModelVersion, rows: int, header: str
             raise
         return _retry(earlier, digest, input_hash)
     return Paid(authorization=row)
+
+
+def _check_operator() -> None:
+    """The portal must be able to settle before it answers: no operator key, no paid call."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from chain.operator import operator_account
+
+    try:
+        operator_account()
+    except ImproperlyConfigured:
+        raise DomainError(
+            PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED,
+            "The portal cannot settle payments now (no operator key is configured); nothing "
+            "was charged.",
+        ) from None
 
 
 def _rpc_url(offer: PayPerCallOffer) -> str:
