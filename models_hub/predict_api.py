@@ -21,6 +21,7 @@ from django.shortcuts import render
 from ninja import Header, Router, Schema
 from ninja.security import SessionAuth
 
+from licensing.amounts import format_amount
 from licensing.idempotency import idempotent_call, request_fingerprint
 from models_hub import metering, predict, selectors
 from models_hub.api import ModelSlug, OrgSlug, VersionLabel, _model_or_404, _own_org_id
@@ -28,7 +29,7 @@ from models_hub.errors import ModelsErrorCode, PaymentErrorCode
 from models_hub.x402 import protocol as x402_protocol
 from models_hub.x402 import services as x402
 from models_hub.x402.auth import AgentCall, AgentPayment
-from portal.api_errors import error_response, errors
+from portal.api_errors import api_page, error_response, errors
 from portal.auth import ApiKeyAuth
 from portal.choices import ApiScope
 from portal.errors import DomainError, PortalErrorCode
@@ -294,19 +295,37 @@ def _payment_required(request, offer, rows: int, error, message: str | None = No
     required = x402.required(
         offer=offer, rows=rows, url=request.build_absolute_uri(), error=error.code
     )
-    if "text/html" in request.headers.get("Accept", "") and not request.content_type.startswith(
-        "application/json"
-    ):
-        response = render(
-            request,
-            "x402/payment_required.html",
-            {"offer": offer, "required": required, "error": error, "message": message},
-            status=402,
+    if _wants_page(request):
+        response = api_page(
+            render(
+                request,
+                "x402/payment_required.html",
+                {
+                    "offer": offer,
+                    "required": required,
+                    "price": format_amount(int(required.accepts[0].amount), offer.currency),
+                    "error": error,
+                    "message": message,
+                },
+                status=402,
+            )
         )
     else:
         response = error_response(error, message)
     response[x402_protocol.PAYMENT_REQUIRED_HEADER] = x402_protocol.encode_required(required)
     return response
+
+
+def _wants_page(request) -> bool:
+    """A browser (HTML preferred over JSON in ``Accept``) gets the page; an agent, whatever it
+    sends, the JSON shape. ``*/*`` alone is an HTTP client, not a browser."""
+    accept = request.headers.get("Accept", "")
+    ranked = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if "text/html" not in ranked:
+        return False
+    return "application/json" not in ranked or ranked.index("text/html") < ranked.index(
+        "application/json"
+    )
 
 
 def _paid(answer: dict, payment) -> HttpResponse:

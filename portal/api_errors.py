@@ -23,7 +23,7 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http import Http404, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from ninja import NinjaAPI, Schema
@@ -184,11 +184,22 @@ def _reshaped(request, response) -> JsonResponse:
     return reshaped
 
 
+API_PAGE = "portal_api_page"
+
+
+def api_page(response: HttpResponse) -> HttpResponse:
+    """Mark an error page an endpoint renders for a browser on purpose (the x402 page, which
+    carries its requirements in a header), so ``ApiErrorMiddleware`` leaves it alone."""
+    setattr(response, API_PAGE, True)
+    return response
+
+
 class ApiErrorMiddleware:
     """Under ``/api/``, an error answered as HTML or text answers the JSON shape instead.
 
     Django's 404 (and ninja's root view), ninja's 405, a 400 or 500 from outside any endpoint
-    (a debug page with a traceback included): the status stays, the body becomes an error.
+    (a debug page with a traceback included): the status stays, the body becomes an error. A
+    page an endpoint renders on purpose for a browser (``api_page``) passes as it is.
     """
 
     def __init__(self, get_response):
@@ -200,6 +211,7 @@ class ApiErrorMiddleware:
             response.status_code >= 400
             and request.path.startswith(_api_prefix())
             and not response.get("Content-Type", "").startswith("application/json")
+            and not getattr(response, API_PAGE, False)
         ):
             return _reshaped(request, response)
         return response

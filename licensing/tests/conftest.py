@@ -6,6 +6,7 @@ import pytest
 
 from chain import abi
 from chain.models import Deployment, Network
+from chain.testing import market as market_env
 
 
 @pytest.fixture
@@ -68,3 +69,42 @@ def estimator_bytes():
     from models_hub.demo_models import serialize, train
 
     return serialize(train("breast-cancer")[0], "joblib")
+
+
+@pytest.fixture
+def agents(shop, settings):
+    """The shop's model sold per call in TUSDC; the outbox's sender may settle."""
+    from licensing import entitlement
+    from licensing.models import Currency
+    from licensing.tests.publishing_setup import published_version
+    from licensing.tests.x402_kit import PRICE
+    from models_hub.models import AIModel, PayPerCallOffer
+
+    settings.ENTITLEMENT_CACHE_SECONDS = 0
+    settings.X402_AWAIT_SETTLEMENT = False  # settled below by draining the outbox
+    entitlement.invalidate()
+    env = shop.env
+    model = shop.offers[market_env.LICENSE_NATIVE].model
+    AIModel.objects.filter(pk=model.pk).update(listed=True)
+    version = published_version(model)
+    tusdc = Currency.objects.create(
+        network=shop.network, symbol="TUSDC", address=env.usdc.address, decimals=6
+    )
+    offer = PayPerCallOffer.objects.create(
+        model=model, network=shop.network, currency=tusdc, price=PRICE
+    )
+    role = env.pay_per_call.functions.SETTLER_ROLE().call()
+    env.send(env.pay_per_call.functions.grantRole(role, env.acct.publisher), env.acct.admin)
+    url = f"/api/models/{model.organization.slug}/{model.slug}/versions/{version.version}/predict"
+    return shop, offer, url
+
+
+@pytest.fixture
+def agent(agents):
+    """An agent's wallet (a key of its own; it never sends a transaction) holding TUSDC."""
+    from eth_account import Account
+
+    shop, _, _ = agents
+    wallet = Account.create()
+    shop.env.send(shop.env.usdc.functions.mint(wallet.address, 10**6), shop.env.acct.outsider)
+    return wallet

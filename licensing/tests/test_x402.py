@@ -5,113 +5,39 @@ each refusal has its stable code; a used authorization is never settled twice.""
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 from eth_account import Account
-from sklearn.datasets import load_iris
 from web3 import Web3
 
 from chain.models import OutboundTransaction
-from chain.testing.market import LICENSE_NATIVE
-from licensing import entitlement
-from licensing.models import AgentPayment, Currency, UsageReceipt
-from licensing.tests.publishing_setup import drain, published_version
+from licensing.models import AgentPayment, UsageReceipt
+from licensing.tests.publishing_setup import drain
+from licensing.tests.x402_kit import (
+    PRICE,
+    body,
+    pay,
+    post,
+    requirements_of,
+    tamper,
+    tamper_accepted,
+)
 from models_hub.choices import PaymentStatus
-from models_hub.models import AIModel, PaymentAuthorization, PayPerCallOffer
-
-PRICE = 1_000  # 0.001 TUSDC a call
-
-
-@pytest.fixture
-def agents(shop, settings):
-    """The shop's model sold per call in TUSDC; the outbox's sender may settle."""
-    settings.ENTITLEMENT_CACHE_SECONDS = 0
-    settings.X402_AWAIT_SETTLEMENT = False  # settled below by draining the outbox
-    entitlement.invalidate()
-    env = shop.env
-    model = shop.offers[LICENSE_NATIVE].model
-    AIModel.objects.filter(pk=model.pk).update(listed=True)
-    version = published_version(model)
-    tusdc = Currency.objects.create(
-        network=shop.network, symbol="TUSDC", address=env.usdc.address, decimals=6
-    )
-    offer = PayPerCallOffer.objects.create(
-        model=model, network=shop.network, currency=tusdc, price=PRICE
-    )
-    role = env.pay_per_call.functions.SETTLER_ROLE().call()
-    env.send(env.pay_per_call.functions.grantRole(role, env.acct.publisher), env.acct.admin)
-    url = f"/api/models/{model.organization.slug}/{model.slug}/versions/{version.version}/predict"
-    return shop, offer, url
-
-
-@pytest.fixture
-def agent(agents):
-    """An agent's wallet (a key of its own; it never sends a transaction) holding TUSDC."""
-    shop, _, _ = agents
-    wallet = Account.create()
-    shop.env.send(shop.env.usdc.functions.mint(wallet.address, 10**6), shop.env.acct.outsider)
-    return wallet
-
-
-def _body(rows: int = 2) -> str:
-    return json.dumps({"rows": load_iris().data[:rows].tolist()})
-
-
-def _call(client, url, body=None, **headers):
-    return client.post(url, body or _body(), content_type="application/json", headers=headers)
-
-
-def _required(response):
-    from x402.http.utils import decode_payment_required_header
-
-    return decode_payment_required_header(response["PAYMENT-REQUIRED"])
-
-
-def _pay(wallet, required) -> str:  # a LocalAccount, or an x402 signer
-    """What the x402 package's client sends for a 402: the signed authorization, encoded. Its
-    spend controls allow the test token, up to 0.01 TUSDC a payment."""
-    from x402 import x402ClientSync
-    from x402.http.utils import encode_payment_signature_header
-    from x402.mechanisms.evm.exact.register import register_exact_evm_client
-    from x402.mechanisms.evm.signers import EthAccountSigner
-
-    signer = wallet if isinstance(wallet, EthAccountSigner) else EthAccountSigner(wallet)
-    client = register_exact_evm_client(x402ClientSync(), signer)
-    accept = required.accepts[0]
-    client.set_spend_controls(
-        {
-            "allowed_assets": [
-                {
-                    "network": accept.network,
-                    "asset": accept.asset,
-                    "max_amount_per_payment": "10000",
-                }
-            ]
-        }
-    )
-    return encode_payment_signature_header(client.create_payment_payload(required))
-
-
-def _tamper(header: str, **changes) -> str:
-    payload = json.loads(base64.b64decode(header))
-    payload["payload"]["authorization"].update(changes)
-    return base64.b64encode(json.dumps(payload).encode()).decode()
+from models_hub.models import PaymentAuthorization, PayPerCallOffer
 
 
 def test_a_call_without_credentials_is_told_the_price(client, agents):
     shop, _, url = agents
 
-    response = _call(client, url)
+    response = post(client, url)
 
     assert response.status_code == 402, response.content
     assert response.json()["code"] == "payment_required"
-    required = _required(response)
+    required = requirements_of(response)
     assert required.x402_version == 2
     accept = required.accepts[0]
     assert (accept.scheme, accept.network) == ("exact", f"eip155:{shop.network.chain_id}")
@@ -124,9 +50,9 @@ def test_a_call_without_credentials_is_told_the_price(client, agents):
 def test_an_agent_pays_gets_the_answer_and_is_settled_once(client, agents, agent):
     shop, _, url = agents
     env = shop.env
-    header = _pay(agent, _required(_call(client, url)))
+    header = pay(agent, requirements_of(post(client, url)))
 
-    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
 
     assert response.status_code == 200, response.content
     assert len(response.json()["predictions"]) == 2
@@ -151,12 +77,12 @@ def test_an_agent_pays_gets_the_answer_and_is_settled_once(client, agents, agent
         payment.receipt_id,
     )
     # the same header for the same rows again: a retry, answered, never settled twice
-    again = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+    again = post(client, url, **{"PAYMENT-SIGNATURE": header})
     assert again.status_code == 200, again.content
     assert PaymentAuthorization.objects.count() == 1
     assert OutboundTransaction.objects.filter(function="settle").count() == 1
     # the same header for other rows: the nonce is used
-    other = _call(client, url, _body(3), **{"PAYMENT-SIGNATURE": header})
+    other = post(client, url, body(3), **{"PAYMENT-SIGNATURE": header})
     assert other.status_code == 402
     assert other.json()["code"] == "payment_nonce_used"
 
@@ -175,13 +101,13 @@ def test_each_bad_authorization_has_its_code_and_nothing_is_recorded(
     client, agents, agent, change, code
 ):
     _, _, url = agents
-    header = _tamper(_pay(agent, _required(_call(client, url))), **change)
+    header = tamper(pay(agent, requirements_of(post(client, url))), **change)
 
-    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
 
     assert response.status_code == 402, response.content
     assert response.json()["code"] == code
-    assert _required(response).error == code
+    assert requirements_of(response).error == code
     assert not PaymentAuthorization.objects.exists()
 
 
@@ -189,9 +115,9 @@ def test_too_small_a_balance_is_refused(client, agents):
     _, _, url = agents
     poor = Account.create()  # no TUSDC at all
 
-    response = _call(
-        client, url, **{"PAYMENT-SIGNATURE": _pay(poor, _required(_call(client, url)))}
-    )
+    header = pay(poor, requirements_of(post(client, url)))
+
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
 
     assert response.status_code == 402
     assert response.json()["code"] == "payment_insufficient_balance"
@@ -200,7 +126,7 @@ def test_too_small_a_balance_is_refused(client, agents):
 def test_a_malformed_header_is_a_400(client, agents):
     _, _, url = agents
 
-    response = _call(client, url, **{"PAYMENT-SIGNATURE": "not base64 json"})
+    response = post(client, url, **{"PAYMENT-SIGNATURE": "not base64 json"})
 
     assert response.status_code == 400
     assert response.json()["code"] == "payment_malformed"
@@ -210,7 +136,7 @@ def test_a_model_not_sold_per_call_still_needs_a_key(client, agents):
     _, offer, url = agents
     PayPerCallOffer.objects.filter(pk=offer.pk).update(active=False)
 
-    response = _call(client, url)
+    response = post(client, url)
 
     assert response.status_code == 401
     assert response.json()["code"] == "unauthenticated"
@@ -219,10 +145,10 @@ def test_a_model_not_sold_per_call_still_needs_a_key(client, agents):
 @pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_calls_with_one_authorization_settle_once(agents, agent):
     shop, _, url = agents
-    header = _pay(agent, _required(_call(Client(), url)))
+    header = pay(agent, requirements_of(post(Client(), url)))
 
     def call(_):
-        return _call(Client(), url, **{"PAYMENT-SIGNATURE": header}).status_code
+        return post(Client(), url, **{"PAYMENT-SIGNATURE": header}).status_code
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = list(pool.map(call, range(10)))
@@ -235,12 +161,6 @@ def test_ten_concurrent_calls_with_one_authorization_settle_once(agents, agent):
     assert shop.env.usdc.functions.balanceOf(agent.address).call() == 10**6 - PRICE
 
 
-def _tamper_accepted(header: str, **changes) -> str:
-    payload = json.loads(base64.b64decode(header))
-    payload["accepted"].update(changes)
-    return base64.b64encode(json.dumps(payload).encode()).decode()
-
-
 @pytest.mark.parametrize(
     ("change", "code"),
     [
@@ -250,9 +170,9 @@ def _tamper_accepted(header: str, **changes) -> str:
 )
 def test_a_payment_for_another_network_or_token_is_refused(client, agents, agent, change, code):
     _, _, url = agents
-    header = _tamper_accepted(_pay(agent, _required(_call(client, url))), **change)
+    header = tamper_accepted(pay(agent, requirements_of(post(client, url))), **change)
 
-    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
 
     assert response.status_code == 402, response.content
     assert response.json()["code"] == code
@@ -278,9 +198,9 @@ def test_a_contract_wallet_pays_with_its_owners_signature(client, agents):
         def address(self) -> str:
             return wallet.address
 
-    header = _pay(WalletSigner(owner), _required(_call(client, url)))
+    header = pay(WalletSigner(owner), requirements_of(post(client, url)))
 
-    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
 
     assert response.status_code == 200, response.content
     assert PaymentAuthorization.objects.get().payer == wallet.address
@@ -292,11 +212,30 @@ def test_without_an_operator_key_a_paid_call_is_refused_before_anything(
     client, agents, agent, settings
 ):
     _, _, url = agents
-    header = _pay(agent, _required(_call(client, url)))
+    header = pay(agent, requirements_of(post(client, url)))
     settings.CHAIN_OPERATOR_KEY = None
 
-    response = _call(client, url, **{"PAYMENT-SIGNATURE": header})
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
 
     assert response.status_code == 402
     assert response.json()["code"] == "payment_settlement_failed"
     assert not PaymentAuthorization.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("accept", "page"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),  # chromium
+        ("*/*", False),  # curl, requests, the x402 clients
+        ("application/json", False),
+        ("application/json, text/html", False),
+    ],
+)
+def test_only_a_browser_gets_the_page(client, agents, accept, page):
+    _, _, url = agents
+
+    response = post(client, url, Accept=accept)
+
+    assert response.status_code == 402
+    assert response["Content-Type"].startswith("text/html" if page else "application/json")
+    assert requirements_of(response).accepts[0].amount == str(PRICE)
