@@ -65,9 +65,9 @@ class ChunkStatus(models.TextChoices):
 
 
 class PaymentStatus(models.TextChoices):
-    """An agent's x402 authorization: verified, then settled on chain once (or failed)."""
+    """An agent's x402 authorization, recorded once verified and answered: settled on chain once
+    (or failed)."""
 
-    VERIFIED = "verified", "Verified"  # the signature checks out; the call is being answered
-    SETTLING = "settling", "Settling"  # the settlement is in the outbox
+    SETTLING = "settling", "Settling"  # verified, answered; the settlement is in the outbox
     SETTLED = "settled", "Settled"  # mined: paid, receipted, answered
     FAILED = "failed", "Failed"  # the settlement failed: nothing charged, no answer given

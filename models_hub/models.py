@@ -397,7 +397,7 @@ class PaymentAuthorization(models.Model):
     payload_hash = models.CharField(max_length=64, help_text="sha256 of the PAYMENT-SIGNATURE.")
     input_hash = models.CharField(max_length=66)
     status = models.CharField(
-        max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.VERIFIED
+        max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.SETTLING
     )
     transaction = models.ForeignKey(
         "chain.OutboundTransaction",

@@ -281,7 +281,7 @@ def _agent(request, address: str, version, matrix, body: bytes) -> HttpResponse:
             return _paid(paid.replay, paid.authorization)
         result = predict.predict_matrix(version=version, matrix=matrix)
         answer = {"model": address, **result.as_dict(), "units_charged": 0}
-        payment = x402.settle(paid=paid, payload_header=header, answer=answer)
+        payment = x402.settle(paid=paid, answer=answer)
     except DomainError as error:
         if isinstance(error.error, PaymentErrorCode) and error.status == 402:
             return _payment_required(request, offer, rows, error.error, error.message)

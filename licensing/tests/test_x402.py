@@ -23,6 +23,7 @@ from licensing.tests.x402_kit import (
     pay,
     post,
     requirements_of,
+    signed,
     tamper,
     tamper_accepted,
 )
@@ -239,3 +240,72 @@ def test_only_a_browser_gets_the_page(client, agents, accept, page):
     assert response.status_code == 402
     assert response["Content-Type"].startswith("text/html" if page else "application/json")
     assert requirements_of(response).accepts[0].amount == str(PRICE)
+
+
+def test_an_authorization_already_spent_on_the_token_is_a_used_nonce(client, agents, agent):
+    """Somebody (the agent itself, say) sent the authorization to the token directly: the chain
+    shows its nonce used, and the portal neither predicts nor records anything."""
+    shop, _, url = agents
+    env = shop.env
+    header = pay(agent, requirements_of(post(client, url)))
+    payload = signed(header)
+    auth = payload["authorization"]
+    spend = env.usdc.get_function_by_signature(
+        "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)"
+    )
+    env.send(
+        spend(
+            auth["from"], auth["to"], int(auth["value"]), int(auth["validAfter"]),
+            int(auth["validBefore"]), auth["nonce"], payload["signature"],
+        ),
+        env.acct.outsider,
+    )  # fmt: skip
+
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert response.status_code == 402, response.content
+    assert response.json()["code"] == "payment_nonce_used"
+    assert not PaymentAuthorization.objects.exists()
+
+
+def test_an_operator_without_the_settler_role_refuses_before_predicting(client, agents, agent):
+    shop, _, url = agents
+    env = shop.env
+    role = env.pay_per_call.functions.SETTLER_ROLE().call()
+    env.send(env.pay_per_call.functions.revokeRole(role, env.acct.publisher), env.acct.admin)
+    header = pay(agent, requirements_of(post(client, url)))
+
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert response.status_code == 402, response.content
+    body = response.json()
+    assert body["code"] == "payment_settlement_failed"
+    assert "settler role" in body["message"]
+    assert not PaymentAuthorization.objects.exists()
+    assert not OutboundTransaction.objects.filter(function="settle").exists()
+
+
+def test_a_retry_after_the_authorization_expired_still_gets_its_answer(
+    client, agents, agent, settings
+):
+    """The agent timed out waiting and sends the same header again once it is past its window:
+    it paid once, so it gets the first answer, not 'expired'."""
+    import time as clock
+
+    shop, _, url = agents
+    header = pay(agent, requirements_of(post(client, url)))
+    first = post(client, url, **{"PAYMENT-SIGNATURE": header})
+    assert first.status_code == 200, first.content
+    drain(shop.network)
+    call_command("payments_finish", stdout=io.StringIO())
+    valid_before = int(signed(header)["authorization"]["validBefore"])
+    later = valid_before + 1 - int(clock.time())
+
+    from unittest import mock
+
+    with mock.patch("models_hub.x402.protocol.time.time", return_value=clock.time() + later):
+        again = post(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert again.status_code == 200, again.content
+    assert again.json() == first.json()
+    assert OutboundTransaction.objects.filter(function="settle").count() == 1

@@ -1,17 +1,14 @@
 """x402 through the live test server: an agent with the ``x402`` package's own ``requests``
-client (spend controls on) pays per call while a real Celery worker sends the outbox, and the
-portal waits for the settlement before it answers (``X402_AWAIT_SETTLEMENT``, the default);
-a person's browser that lands on the endpoint gets a page that says what the call costs."""
+client (``models_hub.x402.agent``, what ``manage.py agent_demo`` runs; spend controls on) pays
+per call while a real Celery worker sends the outbox, and the portal waits for the settlement
+before it answers (``X402_AWAIT_SETTLEMENT``, the default); a person's browser that lands on
+the endpoint gets a page that says what the call costs."""
 
 from __future__ import annotations
 
 import pytest
-import requests
-from x402 import x402ClientSync
-from x402.http.clients.requests import PaymentError, wrapRequestsWithPayment
-from x402.http.utils import decode_payment_required_header, decode_payment_response_header
-from x402.mechanisms.evm.exact.register import register_exact_evm_client
-from x402.mechanisms.evm.signers import EthAccountSigner
+from x402.http.clients.requests import PaymentError
+from x402.http.utils import decode_payment_required_header
 
 from chain.models import OutboundTransaction
 from licensing.models import AgentPayment, UsageReceipt
@@ -19,22 +16,22 @@ from licensing.tests.shop import PUBLISHER_KEY
 from licensing.tests.x402_kit import PRICE, body
 from models_hub.choices import PaymentStatus
 from models_hub.models import PaymentAuthorization
+from models_hub.x402.agent import agent_session, settled
 from portal.tests.browser import assert_accessible, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _agent_session(shop, wallet, *, cap: int) -> requests.Session:
-    """What an agent runs: the x402 client pays a 402 in the one token it allows (the shop's
-    TUSDC), up to ``cap`` atomic units a call."""
-    client = register_exact_evm_client(x402ClientSync(), EthAccountSigner(wallet))
-    allowed = {
-        "network": f"eip155:{shop.network.chain_id}",
-        "asset": shop.env.usdc.address,
-        "max_amount_per_payment": str(cap),
-    }
-    client.set_spend_controls({"allowed_assets": [allowed]})
-    return wrapRequestsWithPayment(requests.Session(), client)
+def _agent_session(shop, wallet, *, cap: int, budget: int = 10**6):
+    """What an agent runs (``manage.py agent_demo``'s own client): it pays a 402 in the one
+    token it allows (the shop's TUSDC), up to ``cap`` atomic units a call and ``budget`` in all."""
+    return agent_session(
+        key=wallet.key.hex(),
+        network=f"eip155:{shop.network.chain_id}",
+        asset=shop.env.usdc.address,
+        max_per_call=cap,
+        budget=budget,
+    )
 
 
 def _post(session, url):
@@ -58,17 +55,19 @@ def test_an_agent_pays_through_the_live_server_and_waits_for_the_settlement(
         env.usdc.functions.balanceOf(env.vault.address).call(),
     )
 
-    response = _post(_agent_session(shop, agent, cap=PRICE), live_server.url + path)
+    session, spending = _agent_session(shop, agent, cap=PRICE)
+
+    response = _post(session, live_server.url + path)
 
     assert response.status_code == 200, response.text
     assert len(response.json()["predictions"]) == 2
-    settled = decode_payment_response_header(response.headers["PAYMENT-RESPONSE"])
-    assert settled.success
-    assert settled.payer == agent.address
+    paid = settled(response, spending)
+    assert paid["payer"] == agent.address
+    assert spending.spent == PRICE
     payment = PaymentAuthorization.objects.get()
     assert payment.status == PaymentStatus.SETTLED  # awaited: settled before the answer
     tx = OutboundTransaction.objects.get(pk=payment.transaction_id)
-    assert (tx.status, tx.tx_hash) == ("confirmed", settled.transaction)
+    assert (tx.status, tx.tx_hash) == ("confirmed", paid["transaction"])
     # the agent paid the price; the vault split it as it splits a purchase
     assert env.usdc.functions.balanceOf(agent.address).call() == 10**6 - PRICE
     assert env.usdc.functions.balanceOf(env.vault.address).call() == before[2] + PRICE
@@ -82,13 +81,26 @@ def test_an_agent_pays_through_the_live_server_and_waits_for_the_settlement(
 
 def test_an_agent_over_its_spend_cap_does_not_pay(live_server, agents, agent):
     shop, _, path = agents
-    session = _agent_session(shop, agent, cap=PRICE - 1)
+    session, _ = _agent_session(shop, agent, cap=PRICE - 1)
 
     with pytest.raises(PaymentError, match="max_amount_per_payment"):
         _post(session, live_server.url + path)
 
     assert not PaymentAuthorization.objects.exists()
     assert shop.env.usdc.functions.balanceOf(agent.address).call() == 10**6
+
+
+def test_an_agent_stops_paying_at_its_budget(live_server, agents, agent):
+    shop, _, path = agents
+    session, spending = _agent_session(shop, agent, cap=PRICE, budget=2 * PRICE)
+
+    answers = [settled(_post(session, live_server.url + path), spending) for _ in range(2)]
+    with pytest.raises(PaymentError, match="policies"):
+        _post(session, live_server.url + path)
+
+    assert all(answers)
+    assert spending.spent == 2 * PRICE
+    assert PaymentAuthorization.objects.count() == 2
 
 
 @pytest.mark.requires_browser

@@ -64,3 +64,8 @@ def tamper_accepted(header: str, **changes) -> str:
     payload = json.loads(base64.b64decode(header))
     payload["accepted"].update(changes)
     return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def signed(header: str) -> dict:
+    """The payment's ``payload``: its ``authorization`` fields and ``signature``."""
+    return json.loads(base64.b64decode(header))["payload"]

@@ -9,17 +9,21 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from eth_account import Account
 
 from chain import abi
 from chain.choices import OfferKind
 from chain.client import web3_for
-from chain.models import Deployment, IndexedEvent, OutboundTransaction
+from chain.models import Deployment, IndexedEvent, Network, OutboundTransaction
 from chain.testing.devnode import ANVIL, AnvilNode
 from chain.testing.required import require_service
 from licensing.choices import PublishStepStatus
 from licensing.demo import ANVIL_CHAIN_ID, DEV_ACCOUNTS, DEV_KEYS, PURCHASES, TUSDC_MINT
 from licensing.models import ChainOffer, CreditEntry, Currency, License, Payment, PublishStep
 from licensing.services.publishing import step_views
+from licensing.tests.publishing_setup import drain
+from models_hub.management.commands.agent_demo import ANVIL_KEYS
+from models_hub.models import PaymentAuthorization, PayPerCallOffer
 
 
 @pytest.fixture
@@ -65,6 +69,14 @@ def test_the_demo_publishes_the_offers_and_buys_once(db, local_anvil):
     token = abi.contract_at(w3, abi.TEST_USD3009, tusdc.address)
     assert {token.functions.balanceOf(a).call() for a in DEV_ACCOUNTS.values()} == {TUSDC_MINT}
 
+    # ... and two models sold to agents per call in it
+    sold = PayPerCallOffer.objects.values_list("model__slug", "per_row", "price", "currency")
+    assert {(slug, per_row, int(price), c) for slug, per_row, price, c in sold} == {
+        ("iris", False, 2_000, tusdc.pk),
+        ("wine", True, 500, tusdc.pk),
+    }
+    assert "Iris species: sold to agents at 0.002 TUSDC a call" in first
+
     # when: the chain part runs again (as `make run` does at every start)
     sent = OutboundTransaction.objects.count()
     again = _demo("--chain-only")
@@ -73,3 +85,28 @@ def test_the_demo_publishes_the_offers_and_buys_once(db, local_anvil):
     assert "already" in again
     assert OutboundTransaction.objects.count() == sent
     assert IndexedEvent.objects.filter(name="Purchased").count() == purchases
+    assert PayPerCallOffer.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_agent_demo_pays_per_call_within_its_budget(local_anvil, live_server, settings):
+    """`manage.py agent_demo` against the demo: three calls to the iris model at 0.002 TUSDC
+    with a budget of 0.005, so two are paid and the third is refused by the agent itself."""
+    _demo()
+    settings.X402_AWAIT_SETTLEMENT = False  # no worker here: the test sends the outbox below
+    out = StringIO()
+
+    call_command("agent_demo", url=live_server.url, calls=3, budget=5_000, account=8, stdout=out)
+
+    text = out.getvalue()
+    assert text.count("paid 0.002 TUSDC") == 2, text
+    assert "#3: not paid, the spend controls refused it" in text
+    assert "Paid 0.004 TUSDC for 2 call(s)" in text
+    payer = Account.from_key(ANVIL_KEYS[8]).address
+    assert payer == DEV_ACCOUNTS[8]
+    assert set(PaymentAuthorization.objects.values_list("payer", flat=True)) == {payer}
+    drain(Network.objects.get(name=settings.CHAIN_NETWORK))
+    token = abi.contract_at(
+        web3_for(local_anvil.url), abi.TEST_USD3009, Currency.objects.get(symbol="TUSDC").address
+    )
+    assert token.functions.balanceOf(payer).call() == TUSDC_MINT - 4_000

@@ -18,8 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_keys.exceptions import BadSignature
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from web3 import Web3
 
 from models_hub.errors import PaymentErrorCode
@@ -32,21 +38,6 @@ SCHEME = "exact"
 PAYMENT_REQUIRED_HEADER = "PAYMENT-REQUIRED"
 PAYMENT_SIGNATURE_HEADER = "PAYMENT-SIGNATURE"
 PAYMENT_RESPONSE_HEADER = "PAYMENT-RESPONSE"
-
-# the x402 package's reasons, mapped to the portal's codes (the rest: invalid signature)
-_REASONS = {
-    "invalid_exact_evm_payload_authorization_valid_before": PaymentErrorCode.PAYMENT_EXPIRED,
-    "invalid_exact_evm_payload_authorization_valid_after": PaymentErrorCode.PAYMENT_NOT_YET_VALID,
-    "invalid_exact_evm_payload_authorization_value_mismatch": PaymentErrorCode.PAYMENT_AMOUNT,
-    "invalid_exact_evm_payload_recipient_mismatch": PaymentErrorCode.PAYMENT_WRONG_RECIPIENT,
-    "network_mismatch": PaymentErrorCode.PAYMENT_WRONG_NETWORK,
-    "unsupported_scheme": PaymentErrorCode.PAYMENT_WRONG_SCHEME,
-    "invalid_exact_evm_nonce_already_used": PaymentErrorCode.PAYMENT_NONCE_USED,
-    "invalid_exact_evm_insufficient_balance": PaymentErrorCode.PAYMENT_INSUFFICIENT_BALANCE,
-    "asset_not_deployed_contract": PaymentErrorCode.PAYMENT_WRONG_ASSET,
-    "invalid_exact_evm_payload_signature": PaymentErrorCode.PAYMENT_INVALID_SIGNATURE,
-    "invalid_exact_evm_failed_to_verify_signature": PaymentErrorCode.PAYMENT_INVALID_SIGNATURE,
-}
 
 
 @dataclass(frozen=True)
@@ -136,124 +127,246 @@ def encode_response(*, transaction: str, payer: str, network: str, success: bool
     )
 
 
-class ReadOnlyVerifier:
-    """The x402 package's facilitator signer, reading through the portal's node and never
-    sending (the portal's outbox settles)."""
-
-    def __init__(self, w3: Web3, *, caller: str) -> None:
-        from x402.mechanisms.evm.signers import FacilitatorWeb3Signer
-
-        signer = FacilitatorWeb3Signer.__new__(FacilitatorWeb3Signer)
-        signer._w3 = w3
-        signer._chain_id = None
-        signer._account = type("Caller", (), {"address": Web3.to_checksum_address(caller)})()
-        self._signer = signer
-
-    def __getattr__(self, name):
-        if name in ("write_contract", "send_transaction", "wait_for_transaction_receipt"):
-            raise AttributeError(f"{name}: the portal settles through its outbox")
-        return getattr(self._signer, name)
-
-
-SIMULATION_FAILED = "invalid_exact_evm_transaction_simulation_failed"
-AUTHORIZATION_STATE_ABI = [
-    {
-        "name": "authorizationState",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [{"name": "authorizer", "type": "address"}, {"name": "nonce", "type": "bytes32"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    }
-]
-
-
-BYTES_TRANSFER = "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)"
-BYTES_TRANSFER_ABI = [
-    {
-        "name": "transferWithAuthorization",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [
-            {"name": "from", "type": "address"},
-            {"name": "to", "type": "address"},
-            {"name": "value", "type": "uint256"},
-            {"name": "validAfter", "type": "uint256"},
-            {"name": "validBefore", "type": "uint256"},
-            {"name": "nonce", "type": "bytes32"},
-            {"name": "signature", "type": "bytes"},
-        ],
-        "outputs": [],
-    }
-]
+# --- verification: local checks, then one simulation of the settlement itself ----------------
+# The ``exact`` scheme's checks, in the order an agent can fix them: where the money goes and how
+# much, the window, the signature, then what only the chain knows (the nonce unused, the balance,
+# an EIP-1271 wallet's consent), asked of the node in one ``eth_call`` of the very
+# ``PayPerCall.settle`` the outbox will send, from the outbox's own sender.
+SETTLE_MARGIN_SECONDS = 6  # an authorization must stay valid this long for its settlement
+TRANSFER_TYPEHASH = keccak(
+    b"TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,"
+    b"uint256 validBefore,bytes32 nonce)"
+)
+DOMAIN_TYPEHASH = keccak(
+    b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+SETTLE_SELECTOR = function_signature_to_4byte_selector(
+    "settle(bytes32,address,address,uint256,uint256,uint256,bytes32,bytes,bytes32)"
+)
+SETTLE_TYPES = [
+    "bytes32", "address", "address", "uint256", "uint256", "uint256", "bytes32", "bytes", "bytes32",
+]  # fmt: skip
+# the token's and the settler's reverts, as the portal's codes
+_REVERTS = {
+    "ERC3009UsedAuthorization": PaymentErrorCode.PAYMENT_NONCE_USED,
+    "AlreadySettled": PaymentErrorCode.PAYMENT_NONCE_USED,
+    "ERC20InsufficientBalance": PaymentErrorCode.PAYMENT_INSUFFICIENT_BALANCE,
+    "ERC3009InvalidSignature": PaymentErrorCode.PAYMENT_INVALID_SIGNATURE,
+    "ERC3009InvalidAuthorizationTime": PaymentErrorCode.PAYMENT_EXPIRED,
+    "AccessControlUnauthorizedAccount": PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED,
+}
+_has_code: set[tuple[int, str]] = set()  # wallets seen with code (code, once there, stays)
 
 
-def _wallet_transfer_passes(w3: Web3, payload, ours) -> bool:
-    """A contract wallet (EIP-1271) pays through the token's bytes-signature overload, which the
-    settlement uses; the x402 package simulates the (v, r, s) one, which only EOAs pass. So for
-    a payer with code, simulate the overload the settler will call."""
-    authorization = payload.payload.get("authorization") or {}
-    try:
-        payer = Web3.to_checksum_address(authorization["from"])
-        if not w3.eth.get_code(payer):
-            return False
-        token = w3.eth.contract(
-            address=Web3.to_checksum_address(ours.asset), abi=BYTES_TRANSFER_ABI
+@dataclass(frozen=True)
+class Authorization:
+    """An EIP-3009 ``transferWithAuthorization`` as a payment carries it, parsed."""
+
+    payer: str  # checksummed
+    to: str
+    value: int
+    valid_after: int
+    valid_before: int
+    nonce: bytes  # 32 bytes
+    signature: bytes
+
+    @classmethod
+    def of(cls, payload) -> Authorization:
+        fields = payload.payload.get("authorization") or {}
+        try:
+            nonce = bytes.fromhex(_hex(fields["nonce"]))
+            signature = bytes.fromhex(_hex(payload.payload["signature"]))
+            if len(nonce) != 32 or not signature:
+                raise ValueError("a 32-byte nonce and a signature")
+            return cls(
+                payer=to_checksum_address(fields["from"]),
+                to=to_checksum_address(fields["to"]),
+                value=int(fields["value"]),
+                valid_after=int(fields["validAfter"]),
+                valid_before=int(fields["validBefore"]),
+                nonce=nonce,
+                signature=signature,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DomainError(
+                PaymentErrorCode.PAYMENT_MALFORMED,
+                f"The payment's EIP-3009 authorization is malformed ({exc}).",
+            ) from None
+
+    def digest(self, paywall: Paywall) -> bytes:
+        """The EIP-712 hash the payer signed (the token's domain)."""
+        struct = keccak(
+            abi_encode(
+                ["bytes32", "address", "address", "uint256", "uint256", "uint256", "bytes32"],
+                [
+                    TRANSFER_TYPEHASH,
+                    self.payer,
+                    self.to,
+                    self.value,
+                    self.valid_after,
+                    self.valid_before,
+                    self.nonce,
+                ],
+            )
         )
-        token.get_function_by_signature(BYTES_TRANSFER)(
-            payer,
-            Web3.to_checksum_address(authorization["to"]),
-            int(authorization["value"]),
-            int(authorization["validAfter"]),
-            int(authorization["validBefore"]),
-            bytes.fromhex(str(authorization["nonce"])[2:]),
-            bytes.fromhex(str(payload.payload.get("signature", ""))[2:]),
-        ).call({"from": Web3.to_checksum_address(ours.pay_to)})
-    except Exception:  # a revert, or a malformed field: the package's reason stands
+        return keccak(b"\x19\x01" + _domain_separator(paywall) + struct)
+
+
+def _hex(value) -> str:
+    text = str(value)
+    return text[2:] if text[:2] in ("0x", "0X") else text
+
+
+@lru_cache(maxsize=64)
+def _domain_separator(paywall: Paywall) -> bytes:
+    return keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                DOMAIN_TYPEHASH,
+                keccak(paywall.eip712_name.encode()),
+                keccak(paywall.eip712_version.encode()),
+                paywall.chain_id,
+                paywall.asset,
+            ],
+        )
+    )
+
+
+def _signed_by_payer(authorization: Authorization, paywall: Paywall) -> bool:
+    """Whether the payer's own key signed it (an EOA); False for anything else, which only a
+    contract wallet (EIP-1271) may still make good."""
+    if len(authorization.signature) != 65:
         return False
-    return True
-
-
-def _why_refused(verifier, payload, ours):
-    """The token's own reason when its simulated transfer failed (the x402 package maps only
-    string reverts): a used nonce, or too small a balance."""
-    authorization = payload.payload.get("authorization") or {}
-    payer = authorization.get("from", "")
     try:
-        used = verifier.read_contract(
-            ours.asset,
-            AUTHORIZATION_STATE_ABI,
-            "authorizationState",
-            payer,
-            bytes.fromhex(str(authorization.get("nonce", ""))[2:]),
+        signer = Account._recover_hash(
+            authorization.digest(paywall), signature=authorization.signature
         )
-        if used:
-            return PaymentErrorCode.PAYMENT_NONCE_USED
-        if verifier.get_balance(payer, ours.asset) < int(ours.amount):
-            return PaymentErrorCode.PAYMENT_INSUFFICIENT_BALANCE
-    except Exception:  # a node error: the generic reason stands
-        logger.warning("could not read why the token refused a payment", exc_info=True)
-    return None
+    except (ValueError, BadSignature):
+        return False
+    return signer == authorization.payer
 
 
-def verify(*, payload, required_for, w3: Web3, caller: str) -> str:
-    """Check ``payload`` against the requirements it claims (which must be one of ours:
-    ``required_for(accepted)`` returns ours or raises); returns the payer (checksummed)."""
-    from x402.mechanisms.evm.exact.facilitator import ExactEvmScheme
+def _is_contract(w3: Web3, chain_id: int, address: str) -> bool:
+    key = (chain_id, address)
+    if key in _has_code:
+        return True
+    if _rpc(w3, "eth_getCode", [address, "latest"]) not in ("0x", "", None):
+        _has_code.add(key)
+        return True
+    return False
 
-    accepted = payload.accepted
-    ours = required_for(accepted)
-    verifier = ReadOnlyVerifier(w3, caller=caller)
-    result = ExactEvmScheme(verifier).verify(payload, ours)
-    if not result.is_valid:
-        error = _REASONS.get(result.invalid_reason or "", PaymentErrorCode.PAYMENT_INVALID)
-        if result.invalid_reason == SIMULATION_FAILED and _wallet_transfer_passes(
-            w3, payload, ours
-        ):
-            return Web3.to_checksum_address(result.payer)
-        if result.invalid_reason == SIMULATION_FAILED:  # the token refused: say why
-            error = _why_refused(verifier, payload, ours) or error
-        message = error.message
-        if result.invalid_message and error is PaymentErrorCode.PAYMENT_INVALID:
-            message = f"{error.message} ({result.invalid_reason}: {result.invalid_message})"
-        raise DomainError(error, message)
-    return Web3.to_checksum_address(result.payer)
+
+class NodeUnavailable(Exception):
+    """The node did not answer (or answered something that is not JSON-RPC)."""
+
+
+def _rpc(w3: Web3, method: str, params: list):
+    """One JSON-RPC call through the provider's own session, without web3's middleware (the
+    paid call's hot path); returns ``result`` or raises ``RevertedCall`` / ``NodeUnavailable``."""
+    try:
+        answer = w3.provider.make_request(method, params)
+    except Exception as exc:  # a connection error, a timeout, a proxy's HTML
+        raise NodeUnavailable(str(exc)) from None
+    if "error" in answer:
+        error = answer["error"] or {}
+        data = error.get("data")
+        if isinstance(data, dict):
+            data = data.get("data")
+        if isinstance(data, str) and data.startswith("0x"):
+            raise RevertedCall(data)
+        if "revert" in str(error.get("message", "")).lower():
+            raise RevertedCall("0x")
+        raise NodeUnavailable(str(error.get("message") or error))
+    return answer.get("result")
+
+
+class RevertedCall(Exception):
+    def __init__(self, data: str) -> None:
+        super().__init__(data)
+        self.data = data
+
+
+def settle_args(*, model_id: str, token: str, authorization: Authorization, receipt_id: str):
+    """``PayPerCall.settle``'s arguments for ``authorization``, in the ABI's order."""
+    return [
+        bytes.fromhex(_hex(model_id)),
+        to_checksum_address(token),
+        authorization.payer,
+        authorization.value,
+        authorization.valid_after,
+        authorization.valid_before,
+        authorization.nonce,
+        authorization.signature,
+        bytes.fromhex(_hex(receipt_id)),
+    ]
+
+
+def _simulate_settle(w3: Web3, paywall: Paywall, args: list, *, sender: str) -> None:
+    """Run the settlement on the node (``eth_call`` from the outbox's sender); its revert, if
+    any, becomes the refusal's code."""
+    data = "0x" + (SETTLE_SELECTOR + abi_encode(SETTLE_TYPES, args)).hex()
+    call = {"from": sender, "to": paywall.pay_to, "data": data}
+    try:
+        _rpc(w3, "eth_call", [call, "latest"])
+    except NodeUnavailable as exc:
+        raise DomainError(
+            PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED,
+            f"The portal cannot reach its chain node to check the payment ({exc}); nothing was "
+            "charged.",
+        ) from None
+    except RevertedCall as reverted:
+        raise _refusal(reverted.data, args) from None
+
+
+def _refusal(data: str, args: list) -> DomainError:
+    from chain.abi import decode_revert
+
+    try:
+        decoded = decode_revert(data)
+    except ValueError:
+        decoded = None
+    name = decoded.name if decoded is not None else ""
+    error = _REVERTS.get(name, PaymentErrorCode.PAYMENT_INVALID)
+    if name == "ERC3009InvalidAuthorizationTime" and args[4] > int(time.time()):
+        error = PaymentErrorCode.PAYMENT_NOT_YET_VALID  # the chain's clock is behind validAfter
+    if name == "AccessControlUnauthorizedAccount":
+        return DomainError(
+            error,
+            "The portal's operator may not settle payments on this network (it lacks the "
+            "settler role); nothing was charged.",
+        )
+    if error is PaymentErrorCode.PAYMENT_INVALID:
+        return DomainError(error, f"{error.message} (the settlement would revert: {decoded})")
+    return DomainError(error)
+
+
+def verify(*, payload, paywall: Paywall, rows: int, model_id: str, sender: str, w3: Web3):
+    """Check ``payload`` (already matched to ``paywall``'s network and asset) for a call of
+    ``rows`` rows; returns its ``Authorization``. Raises a ``DomainError`` with the code of the
+    first thing wrong."""
+    if payload.accepted.scheme != SCHEME:
+        raise DomainError(PaymentErrorCode.PAYMENT_WRONG_SCHEME)
+    authorization = Authorization.of(payload)
+    if authorization.to != paywall.pay_to:
+        raise DomainError(PaymentErrorCode.PAYMENT_WRONG_RECIPIENT)
+    if authorization.value != paywall.amount_for(rows):
+        raise DomainError(PaymentErrorCode.PAYMENT_AMOUNT)
+    now = int(time.time())
+    if authorization.valid_before < now + SETTLE_MARGIN_SECONDS:
+        raise DomainError(PaymentErrorCode.PAYMENT_EXPIRED)
+    if authorization.valid_after > now:
+        raise DomainError(PaymentErrorCode.PAYMENT_NOT_YET_VALID)
+    if not _signed_by_payer(authorization, paywall):
+        try:
+            contract = _is_contract(w3, paywall.chain_id, authorization.payer)
+        except (NodeUnavailable, RevertedCall):
+            contract = False
+        if not contract:  # the token would ask the wallet (EIP-1271); an EOA has no say
+            raise DomainError(PaymentErrorCode.PAYMENT_INVALID_SIGNATURE)
+    probe = "0x" + "00" * 31 + "01"  # any receipt id: the settlement does not read it
+    args = settle_args(
+        model_id=model_id, token=paywall.asset, authorization=authorization, receipt_id=probe
+    )
+    _simulate_settle(w3, paywall, args, sender=sender)
+    return authorization

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -45,21 +45,61 @@ SETTLER = "PayPerCall"
 
 @dataclass(frozen=True)
 class Paid:
-    """A verified, recorded payment for one call."""
+    """A verified payment for one call, not yet recorded (``settle`` records it with its
+    settlement), or a retry of a recorded one (``authorization``; ``replay`` is its first answer
+    once settled)."""
 
-    authorization: PaymentAuthorization
-    replay: dict | None = None  # the first answer, for a retry of a settled payment
+    offer: PayPerCallOffer
+    version: ModelVersion
+    rows: int
+    input_hash: str
+    digest: str  # sha256 of the PAYMENT-SIGNATURE header
+    verified: protocol.Authorization | None = None
+    authorization: PaymentAuthorization | None = None
+    replay: dict | None = None
 
 
 def offer_for(version: ModelVersion) -> PayPerCallOffer | None:
-    """The model's active pay-per-call offer on an active network with the settler deployed."""
+    """The model's active pay-per-call offer on an active network with the settler deployed.
+    Kept per process for ``ENTITLEMENT_CACHE_SECONDS`` like the entitlement check (a change
+    in the admin reaches other processes within that long; this one's at once)."""
+    return _cached(("offer", version.model_id), lambda: _offer_for(version.model_id))
+
+
+def _offer_for(model_id: int) -> PayPerCallOffer | None:
     offers = PayPerCallOffer.objects.filter(
-        model_id=version.model_id, active=True, network__is_active=True
-    ).select_related("network", "currency")
+        model_id=model_id, active=True, network__is_active=True
+    ).select_related("network", "currency", "model__organization", "model__tokenomics")
     for offer in offers:
         if Deployment.objects.filter(network=offer.network, contract_name=SETTLER).exists():
             return offer
     return None
+
+
+_hot: dict[tuple, tuple[float, int, object]] = {}
+_generation = 0
+
+
+def _cached(key: tuple, compute):
+    ttl = settings.ENTITLEMENT_CACHE_SECONDS
+    now = time.monotonic()
+    hit = _hot.get(key)
+    if hit is not None and now - hit[0] < ttl and hit[1] == _generation:
+        return hit[2]
+    generation = _generation
+    value = compute()
+    if ttl > 0 and generation == _generation:
+        if len(_hot) > 4096:
+            _hot.clear()
+        _hot[key] = (now, generation, value)
+    return value
+
+
+def forget_offers() -> None:
+    """Drop what this process keeps of pay-per-call offers (a change was saved)."""
+    global _generation
+    _generation += 1
+    _hot.clear()
 
 
 _domains: dict[tuple[int, str], tuple[str, str]] = {}
@@ -98,6 +138,12 @@ def token_domain(offer: PayPerCallOffer) -> tuple[str, str]:
 
 
 def paywall_of(offer: PayPerCallOffer) -> protocol.Paywall:
+    """What ``offer`` asks of agents: its token (and that token's EIP-712 domain), price and
+    the settler to pay (kept like the offer itself)."""
+    return _cached(("paywall", offer.pk, offer.price, offer.per_row), lambda: _paywall(offer))
+
+
+def _paywall(offer: PayPerCallOffer) -> protocol.Paywall:
     currency = offer.currency
     settler = Deployment.objects.get(network=offer.network, contract_name=SETTLER)
     name, version = token_domain(offer)
@@ -122,55 +168,51 @@ def required(*, offer: PayPerCallOffer, rows: int, url: str, error: str | None =
 
 
 def pay(*, offer: PayPerCallOffer, version: ModelVersion, rows: int, header: str, input_hash: str):
-    """Verify and record the payment in ``header`` for a call of ``rows`` rows (see above)."""
+    """Verify the payment in ``header`` for a call of ``rows`` rows (nothing is written: the
+    call is predicted, then ``settle`` records the payment and queues its settlement at once)."""
     payload = protocol.decode_payment(header)
-    _check_operator()
-    ours = protocol.requirements(paywall_of(offer), rows=rows)
-
-    def required_for(accepted):
-        if str(accepted.network) != str(ours.network):
-            raise DomainError(PaymentErrorCode.PAYMENT_WRONG_NETWORK)
-        if accepted.asset.lower() != ours.asset.lower():
-            raise DomainError(PaymentErrorCode.PAYMENT_WRONG_ASSET)
-        return ours
-
-    authorization = payload.payload.get("authorization") or {}
-    digest = hashlib.sha256(header.encode()).hexdigest()
-    earlier = _earlier(offer, authorization)
-    if earlier is not None:
-        return _retry(earlier, digest, input_hash)
-    w3 = web3_for(_rpc_url(offer))
-    payer = protocol.verify(payload=payload, required_for=required_for, w3=w3, caller=ours.pay_to)
+    sender = _check_operator()
+    paywall = paywall_of(offer)
+    accepted = payload.accepted
+    if str(accepted.network) != paywall.network:
+        raise DomainError(PaymentErrorCode.PAYMENT_WRONG_NETWORK)
+    if str(accepted.asset).lower() != paywall.asset.lower():
+        raise DomainError(PaymentErrorCode.PAYMENT_WRONG_ASSET)
+    paid = Paid(
+        offer=offer,
+        version=version,
+        rows=rows,
+        input_hash=input_hash,
+        digest=hashlib.sha256(header.encode()).hexdigest(),
+    )
     try:
-        with transaction.atomic():
-            row = PaymentAuthorization.objects.create(
-                offer=offer,
-                version=version,
-                network=offer.network,
-                token=ours.asset,
-                payer=payer,
-                nonce=str(authorization.get("nonce", "")).lower(),
-                amount=int(ours.amount),
-                rows=rows,
-                payload_hash=digest,
-                input_hash=input_hash,
-            )
-    except IntegrityError:  # the same authorization, sent twice at once: the other one won
-        earlier = _earlier(offer, authorization)
+        verified = protocol.verify(
+            payload=payload,
+            paywall=paywall,
+            rows=rows,
+            model_id=offer.model.tokenomics.chain_model_id,
+            sender=sender,
+            w3=web3_for(_rpc_url(offer)),
+        )
+    except DomainError:
+        # refused: unless it is one the portal took already (a retry after a timeout, whose
+        # nonce the chain shows used once settled): then the first answer, or nonce used
+        earlier = _earlier(offer, payload.payload.get("authorization") or {})
         if earlier is None:
             raise
-        return _retry(earlier, digest, input_hash)
-    return Paid(authorization=row)
+        return _retry(earlier, paid)
+    return replace(paid, verified=verified)
 
 
-def _check_operator() -> None:
-    """The portal must be able to settle before it answers: no operator key, no paid call."""
+def _check_operator() -> str:
+    """The portal must be able to settle before it answers: no operator key, no paid call.
+    Returns the outbox's sender (who settles)."""
     from django.core.exceptions import ImproperlyConfigured
 
     from chain.operator import operator_account
 
     try:
-        operator_account()
+        return operator_account().address
     except ImproperlyConfigured:
         raise DomainError(
             PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED,
@@ -195,52 +237,70 @@ def _earlier(offer, authorization: dict) -> PaymentAuthorization | None:
     ).first()
 
 
-def _retry(earlier: PaymentAuthorization, digest: str, input_hash: str) -> Paid:
+def _retry(earlier: PaymentAuthorization, paid: Paid) -> Paid:
     """The same authorization again: the same header for the same rows is a retry (the first
     answer, once settled: nothing is charged again); anything else replays a used nonce."""
-    if earlier.payload_hash != digest or earlier.input_hash != input_hash:
+    if earlier.payload_hash != paid.digest or earlier.input_hash != paid.input_hash:
         raise DomainError(PaymentErrorCode.PAYMENT_NONCE_USED)
     if earlier.status == PaymentStatus.FAILED:
         raise DomainError(PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED, earlier.failure or None)
-    if earlier.status == PaymentStatus.SETTLED and earlier.answer is not None:
-        return Paid(authorization=earlier, replay=earlier.answer)
-    return Paid(authorization=earlier)  # still settling: wait for it again
+    replay = earlier.answer if earlier.status == PaymentStatus.SETTLED else None
+    return replace(paid, authorization=earlier, replay=replay)  # settling: wait for it again
 
 
-def settle(*, paid: Paid, payload_header: str, answer: dict) -> PaymentAuthorization:
-    """Queue the settlement (once per authorization) and, with ``X402_AWAIT_SETTLEMENT``, wait
-    for it; raises ``payment_settlement_failed`` when it fails."""
+def settle(*, paid: Paid, answer: dict) -> PaymentAuthorization:
+    """Record the verified payment and queue its settlement (``PayPerCall.settle``, once per
+    authorization: its own idempotency key) in one transaction; with
+    ``X402_AWAIT_SETTLEMENT``, wait for it. Raises ``payment_settlement_failed`` when it fails.
+    A concurrent call with the same authorization that recorded it first makes this one its
+    retry."""
     row = paid.authorization
-    if row.transaction_id is None:
-        payload = protocol.decode_payment(payload_header)
-        auth = payload.payload["authorization"]
-        signature = payload.payload["signature"]
-        model_id = row.offer.model.tokenomics.chain_model_id
-        with transaction.atomic():
-            tx = enqueue_call(
-                network=row.network,
-                contract_name=SETTLER,
-                function="settle",
-                args=[
-                    model_id,
-                    row.token,
-                    row.payer,
-                    int(auth["value"]),
-                    int(auth["validAfter"]),
-                    int(auth["validBefore"]),
-                    auth["nonce"],
-                    signature,
-                    row.receipt_id,
-                ],
-                idempotency_key=f"x402:{row.network_id}:{row.payer}:{row.nonce}",
-            )
-            PaymentAuthorization.objects.filter(pk=row.pk).update(
-                transaction=tx, status=PaymentStatus.SETTLING, answer=answer
-            )
-        row.refresh_from_db()
+    if row is None:
+        row = _record(paid, answer)
     if not settings.X402_AWAIT_SETTLEMENT:
         return row
     return _await(row)
+
+
+def _record(paid: Paid, answer: dict) -> PaymentAuthorization:
+    offer, verified = paid.offer, paid.verified
+    token = Web3.to_checksum_address(offer.currency.address)
+    row = PaymentAuthorization(
+        offer=offer,
+        version=paid.version,
+        network=offer.network,
+        token=token,
+        payer=verified.payer,
+        nonce="0x" + verified.nonce.hex(),
+        amount=verified.value,
+        rows=paid.rows,
+        payload_hash=paid.digest,
+        input_hash=paid.input_hash,
+        status=PaymentStatus.SETTLING,
+        answer=answer,
+    )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+            row.transaction = enqueue_call(
+                network=offer.network,
+                contract_name=SETTLER,
+                function="settle",
+                args=protocol.settle_args(
+                    model_id=offer.model.tokenomics.chain_model_id,
+                    token=token,
+                    authorization=verified,
+                    receipt_id=row.receipt_id,
+                ),
+                idempotency_key=f"x402:{offer.network_id}:{row.payer}:{row.nonce}",
+            )
+            PaymentAuthorization.objects.filter(pk=row.pk).update(transaction=row.transaction)
+    except IntegrityError:  # the same authorization, sent twice at once: the other one won
+        earlier = _earlier(offer, {"from": verified.payer, "nonce": row.nonce})
+        if earlier is None:
+            raise
+        return _retry(earlier, paid).authorization
+    return row
 
 
 def _await(row: PaymentAuthorization) -> PaymentAuthorization:
@@ -328,4 +388,5 @@ def pay_per_call_offer_save(*, offer: PayPerCallOffer, data: dict) -> PayPerCall
         raise ValidationError(errors)
     offer.full_clean()
     offer.save()
+    transaction.on_commit(forget_offers)
     return offer

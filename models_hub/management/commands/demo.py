@@ -91,6 +91,7 @@ class Command(BaseCommand):
                 "once anvil is up (or run `manage.py demo --chain-only` then)."
             )
             return
+        self._pay_per_call(models)
         if report.steps or report.purchases:
             self.stdout.write(
                 f"Chain: queued and confirmed {report.steps} publishing step(s), made "
@@ -98,6 +99,20 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Chain: the demo's offers are published and bought already.")
+
+    def _pay_per_call(self, models) -> None:
+        from chain.models import Network
+        from licensing.amounts import format_amount
+        from models_hub.x402.demo import load_demo_pay_per_call
+
+        network = Network.objects.get(name=settings.CHAIN_NETWORK)
+        for offer in load_demo_pay_per_call(network=network, models=models):
+            unit = "row" if offer.per_row else "call"
+            price = format_amount(int(offer.price), offer.currency)
+            self.stdout.write(
+                f"  {offer.model.name}: sold to agents at {price} a {unit} over HTTP 402 "
+                "(manage.py agent_demo pays for it)"
+            )
 
     def _sign_ins(self, rows) -> None:
         self.stdout.write(self.style.SUCCESS("Demo data is ready. Sign in at /accounts/login/:"))
