@@ -37,6 +37,9 @@ contract LicenseToken is ERC1155, AccessControl, Pausable, ReentrancyGuardTransi
     bytes32 public constant PUBLISHER_ROLE = keccak256("PUBLISHER_ROLE");
     /// @notice Burns usage credits when usage is settled (with the receipts' Merkle root).
     bytes32 public constant METER_ROLE = keccak256("METER_ROLE");
+    /// @notice Changes one offer's price or active flag as its share holders decided (the
+    ///         ModelGovernor, which checks the vote and the publisher's bounds).
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
 
     enum Kind {
         LICENSE,
@@ -153,7 +156,8 @@ contract LicenseToken is ERC1155, AccessControl, Pausable, ReentrancyGuardTransi
     error LengthMismatch(uint256 holders, uint256 amounts);
     error EmptyCapTable(uint256 id);
 
-    /// @param admin Holds DEFAULT_ADMIN_ROLE (grants PUBLISHER_ROLE and METER_ROLE, sets the URI).
+    /// @param admin Holds DEFAULT_ADMIN_ROLE (grants PUBLISHER_ROLE, METER_ROLE and
+    ///        GOVERNOR_ROLE, sets the URI).
     /// @param vault_ The RevenueVault; it must grant this contract DEPOSITOR_ROLE and name it
     ///        with `setShareToken` before the first purchase.
     /// @param uri_ ERC-1155 metadata URI template (clients substitute `{id}`).
@@ -223,6 +227,21 @@ contract LicenseToken is ERC1155, AccessControl, Pausable, ReentrancyGuardTransi
             config.transferable,
             config.termsHash,
             config.active
+        );
+    }
+
+    function _emitOfferState(uint256 id, Offer storage offer) private {
+        emit OfferConfigured(
+            id,
+            offer.modelId,
+            offer.kind,
+            offer.price,
+            offer.currency,
+            offer.duration,
+            offer.maxSupply,
+            offer.transferable,
+            offer.termsHash,
+            offer.active
         );
     }
 
@@ -360,6 +379,28 @@ contract LicenseToken is ERC1155, AccessControl, Pausable, ReentrancyGuardTransi
     function setURI(string calldata newUri) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setURI(newUri);
         emit BaseURIUpdated(newUri);
+    }
+
+    // --- Governance -----------------------------------------------------------------------
+
+    /// @notice Set offer `id`'s price to `price` (a change its share holders voted for; the
+    ///         governor checked it against the publisher's bounds). Every other field stays.
+    ///         SHARES have no price. Emits `OfferConfigured` with the offer's whole new state,
+    ///         as `configureOffer` does.
+    function governSetPrice(uint256 id, uint256 price) external onlyRole(GOVERNOR_ROLE) {
+        Offer storage offer = _requireOffer(id);
+        if (offer.kind == Kind.SHARES) revert SharesHaveNoPrice(id);
+        offer.price = price.toUint128();
+        _emitOfferState(id, offer);
+    }
+
+    /// @notice Pause (`active` false) or resume offer `id`'s sales, as its share holders voted.
+    ///         Every other field stays. Emits `OfferConfigured` with the offer's whole new
+    ///         state, as `configureOffer` does.
+    function governSetActive(uint256 id, bool active) external onlyRole(GOVERNOR_ROLE) {
+        Offer storage offer = _requireOffer(id);
+        offer.active = active;
+        _emitOfferState(id, offer);
     }
 
     // --- Meter ----------------------------------------------------------------------------
