@@ -28,7 +28,8 @@ REGISTRY = "ModelRegistry"
 LICENSE_TOKEN = "LicenseToken"  # noqa: S105 - a contract name, not a secret
 REVENUE_VAULT = "RevenueVault"
 PAY_PER_CALL = "PayPerCall"
-CONTRACTS = (REGISTRY, REVENUE_VAULT, LICENSE_TOKEN, PAY_PER_CALL)
+MODEL_GOVERNOR = "ModelGovernor"
+CONTRACTS = (REGISTRY, REVENUE_VAULT, LICENSE_TOKEN, PAY_PER_CALL, MODEL_GOVERNOR)
 # The test-only EIP-3009 token (chain/contracts/test/): the plan deploys it on the local anvil
 # only, for the demo's agents to pay with; the sync does not index it (it is not ours to index
 # on any real network, where the portal takes real tokens).
@@ -43,6 +44,9 @@ METER_ROLE = Web3.keccak(text="METER_ROLE")
 DEPOSITOR_ROLE = Web3.keccak(text="DEPOSITOR_ROLE")
 SPLIT_MANAGER_ROLE = Web3.keccak(text="SPLIT_MANAGER_ROLE")
 SETTLER_ROLE = Web3.keccak(text="SETTLER_ROLE")
+GOVERNOR_ROLE = Web3.keccak(text="GOVERNOR_ROLE")
+BOUNDS_ROLE = Web3.keccak(text="BOUNDS_ROLE")
+TALLIER_ROLE = Web3.keccak(text="TALLIER_ROLE")
 
 NATIVE = "0x0000000000000000000000000000000000000000"  # the `currency` of the native coin
 

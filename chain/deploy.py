@@ -1,10 +1,10 @@
 """Deploy and wire our contracts on a network through the outbox (safe to run again).
 
 The order and the wiring are ``chain.plan``'s (see chain/contracts/README.md); here the
-operator deploys, and gets the registrar, publisher, meter, split manager and settler roles. On
-the local anvil (chain id 31337) the test-only EIP-3009 token is deployed too, for the demo. A
-deployment whose recorded address still holds the recorded code is kept; each wiring step is
-skipped when the chain already shows it.
+operator deploys, and gets the registrar, publisher, meter, split manager, settler, tallier and
+bounds roles. On the local anvil (chain id 31337) the test-only EIP-3009 token is deployed too,
+for the demo. A deployment whose recorded address still holds the recorded code is kept; each
+wiring step is skipped when the chain already shows it.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def suite_config(operator: str, *, chain_id: int | None = None) -> SuiteConfig:
         meter=operator,
         split_manager=operator,
         settler=operator,
+        tallier=operator,
+        bounds_setter=operator,
         local_test_contracts=chain_id == ANVIL_CHAIN_ID,
     )
 

@@ -17,7 +17,13 @@ from chain import abi
 MAX_PLATFORM_FEE_BPS = 1000
 
 # Each contract's constructor needs the addresses of those before it.
-DEPLOY_ORDER = (abi.REGISTRY, abi.REVENUE_VAULT, abi.LICENSE_TOKEN, abi.PAY_PER_CALL)
+DEPLOY_ORDER = (
+    abi.REGISTRY,
+    abi.REVENUE_VAULT,
+    abi.LICENSE_TOKEN,
+    abi.PAY_PER_CALL,
+    abi.MODEL_GOVERNOR,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class SuiteConfig:
     meter: str | None = None
     split_manager: str | None = None
     settler: str | None = None
+    tallier: str | None = None
+    bounds_setter: str | None = None
     local_test_contracts: bool = False
 
 
@@ -61,6 +69,13 @@ def constructor_args(name: str, config: SuiteConfig, addresses: Mapping[str, str
         return [config.admin, addresses[abi.REVENUE_VAULT], config.uri]
     if name == abi.PAY_PER_CALL:
         return [config.admin, addresses[abi.REVENUE_VAULT]]
+    if name == abi.MODEL_GOVERNOR:
+        return [
+            config.admin,
+            addresses[abi.LICENSE_TOKEN],
+            addresses[abi.REVENUE_VAULT],
+            addresses[abi.REGISTRY],
+        ]
     if name == abi.TEST_USD3009:
         return []
     raise KeyError(f"{name} is not part of the deployment plan")
@@ -102,9 +117,10 @@ def _grant(
 
 def wiring_steps(config: SuiteConfig, addresses: Mapping[str, str]) -> list[WiringStep]:
     """The wiring after the deploys, in order: the vault learns the share token and lets it
-    and the pay-per-call settler deposit, then the operating roles go to the accounts
-    ``config`` names."""
+    and the pay-per-call settler deposit; the governor gets the roles its executions call
+    with; then the operating roles go to the accounts ``config`` names."""
     token, settler = addresses[abi.LICENSE_TOKEN], addresses[abi.PAY_PER_CALL]
+    governor = addresses[abi.MODEL_GOVERNOR]
     steps = [
         WiringStep(
             label="vault.setShareToken",
@@ -117,6 +133,15 @@ def wiring_steps(config: SuiteConfig, addresses: Mapping[str, str]) -> list[Wiri
         ),
         _grant(abi.REVENUE_VAULT, abi.DEPOSITOR_ROLE, "DEPOSITOR_ROLE", token),
         _grant(abi.REVENUE_VAULT, abi.DEPOSITOR_ROLE, "DEPOSITOR_ROLE", settler, abi.PAY_PER_CALL),
+        _grant(abi.LICENSE_TOKEN, abi.GOVERNOR_ROLE, "GOVERNOR_ROLE", governor),
+        _grant(
+            abi.REVENUE_VAULT,
+            abi.SPLIT_MANAGER_ROLE,
+            "SPLIT_MANAGER_ROLE",
+            governor,
+            abi.MODEL_GOVERNOR,
+        ),
+        _grant(abi.REGISTRY, abi.REGISTRAR_ROLE, "REGISTRAR_ROLE", governor, abi.MODEL_GOVERNOR),
     ]
     roles = [
         (abi.REGISTRY, abi.REGISTRAR_ROLE, "REGISTRAR_ROLE", config.registrar),
@@ -124,6 +149,8 @@ def wiring_steps(config: SuiteConfig, addresses: Mapping[str, str]) -> list[Wiri
         (abi.LICENSE_TOKEN, abi.METER_ROLE, "METER_ROLE", config.meter),
         (abi.REVENUE_VAULT, abi.SPLIT_MANAGER_ROLE, "SPLIT_MANAGER_ROLE", config.split_manager),
         (abi.PAY_PER_CALL, abi.SETTLER_ROLE, "SETTLER_ROLE", config.settler),
+        (abi.MODEL_GOVERNOR, abi.TALLIER_ROLE, "TALLIER_ROLE", config.tallier),
+        (abi.MODEL_GOVERNOR, abi.BOUNDS_ROLE, "BOUNDS_ROLE", config.bounds_setter),
     ]
     steps += [
         _grant(name, role, role_name, account)

@@ -88,6 +88,7 @@ class Suite:
     vault: Contract
     token: Contract
     pay_per_call: Contract
+    governor: Contract
     usdc: Contract | None = None
 
     @property
@@ -98,6 +99,7 @@ class Suite:
             abi.REVENUE_VAULT: self.vault,
             abi.LICENSE_TOKEN: self.token,
             abi.PAY_PER_CALL: self.pay_per_call,
+            abi.MODEL_GOVERNOR: self.governor,
         }
         if self.usdc is not None:
             found[abi.TEST_USD3009] = self.usdc
@@ -124,6 +126,7 @@ def deploy_suite(w3: Web3, config: SuiteConfig) -> Suite:
         vault=contracts[abi.REVENUE_VAULT],
         token=contracts[abi.LICENSE_TOKEN],
         pay_per_call=contracts[abi.PAY_PER_CALL],
+        governor=contracts[abi.MODEL_GOVERNOR],
         usdc=contracts.get(abi.TEST_USD3009),
     )
 

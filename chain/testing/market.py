@@ -40,7 +40,7 @@ class Accounts:
 
     admin: str
     platform: str
-    publisher: str  # REGISTRAR_ROLE and PUBLISHER_ROLE
+    publisher: str  # REGISTRAR_ROLE, PUBLISHER_ROLE and the governor's TALLIER_ROLE, BOUNDS_ROLE
     meter: str  # METER_ROLE and the pay-per-call SETTLER_ROLE
     splits: str  # SPLIT_MANAGER_ROLE
     alice: str
@@ -77,6 +77,10 @@ class Env:
     @property
     def pay_per_call(self):
         return self.suite.pay_per_call
+
+    @property
+    def governor(self):
+        return self.suite.governor
 
     @property
     def usdc(self):
@@ -144,6 +148,8 @@ def deploy_env(node: AnvilNode) -> Env:
             meter=acct.meter,
             split_manager=acct.splits,
             settler=acct.meter,
+            tallier=acct.publisher,
+            bounds_setter=acct.publisher,
             local_test_contracts=True,
         ),
     )

@@ -81,8 +81,14 @@ def test_deploy_contracts_deploys_once_and_wires_roles(network, w3):
 
     second = deploy_contracts(network=network)
 
-    assert first.deployed == [abi.REGISTRY, abi.REVENUE_VAULT, abi.LICENSE_TOKEN, abi.PAY_PER_CALL]
-    assert len(first.wired) == 8
+    assert first.deployed == [
+        abi.REGISTRY,
+        abi.REVENUE_VAULT,
+        abi.LICENSE_TOKEN,
+        abi.PAY_PER_CALL,
+        abi.MODEL_GOVERNOR,
+    ]
+    assert len(first.wired) == 13
     assert second.deployed == []
     assert second.wired == []
     assert w3.eth.get_transaction_count(OPERATOR) == nonce  # the second run sent nothing
@@ -98,6 +104,17 @@ def test_deploy_contracts_deploys_once_and_wires_roles(network, w3):
     pay_per_call = abi.contract_at(w3, abi.PAY_PER_CALL, settler.address)
     assert pay_per_call.functions.hasRole(abi.SETTLER_ROLE, OPERATOR).call()
     assert pay_per_call.functions.vault().call() == vault.address
+    # the governor holds what its executions call with; the operator tallies and sets bounds
+    governor = Deployment.objects.get(network=network, contract_name=abi.MODEL_GOVERNOR).address
+    registry = _registry(w3, network)
+    token_contract = abi.contract_at(w3, abi.LICENSE_TOKEN, token.address)
+    assert token_contract.functions.hasRole(abi.GOVERNOR_ROLE, governor).call()
+    assert vault.functions.hasRole(abi.SPLIT_MANAGER_ROLE, governor).call()
+    assert registry.functions.hasRole(abi.REGISTRAR_ROLE, governor).call()
+    governor_contract = abi.contract_at(w3, abi.MODEL_GOVERNOR, governor)
+    assert governor_contract.functions.hasRole(abi.TALLIER_ROLE, OPERATOR).call()
+    assert governor_contract.functions.hasRole(abi.BOUNDS_ROLE, OPERATOR).call()
+    assert governor_contract.functions.licenseToken().call() == token.address
     # not the local anvil (a random chain id): no test token
     assert not Deployment.objects.filter(contract_name=abi.TEST_USD3009).exists()
 
@@ -346,7 +363,7 @@ def test_the_deploy_contracts_command_deploys_once_then_has_nothing_to_do(networ
     call_command("deploy_contracts", "--network", "anvil", stdout=first)
     call_command("deploy_contracts", "--network", "anvil", stdout=again)
 
-    assert f"deployed {list(abi.CONTRACTS)}, wired 8" in first.getvalue()
+    assert f"deployed {list(abi.CONTRACTS)}, wired 13" in first.getvalue()
     assert "wiring RevenueVault.grantRole(DEPOSITOR_ROLE)" in first.getvalue()
     assert "every contract is deployed and wired; nothing to do" in again.getvalue()
     assert Deployment.objects.filter(network=network).count() == len(abi.CONTRACTS)
