@@ -90,8 +90,10 @@ contract ModelGovernor is AccessControl {
     error ZeroAddress();
     error ZeroModelId();
     error ZeroProposalId();
-    error UnknownOffer(uint256 offerId);
-    error SharesHaveNoPrice(uint256 offerId);
+    // Same signatures (argument names included) as LicenseToken's: `abi.decode_revert` names
+    // an error's arguments by selector, whichever contract reverted.
+    error UnknownOffer(uint256 id);
+    error SharesHaveNoPrice(uint256 id);
     error InvalidBounds(uint256 minimum, uint256 maximum);
     error TallyAlreadyRecorded(bytes32 proposalId);
     error ProposalNotPassed(bytes32 proposalId);
