@@ -36,6 +36,8 @@ RESTRICTED = [
     ("token", "unpause", abi.PUBLISHER_ROLE, lambda e: ()),
     ("token", "setURI", ADMIN, lambda e: ("https://elsewhere/{id}",)),
     ("token", "burnCredits", abi.METER_ROLE, lambda e: (e.acct.alice, CREDITS, 1, TERMS)),
+    ("token", "governSetPrice", abi.GOVERNOR_ROLE, lambda e: (1, 1)),
+    ("token", "governSetActive", abi.GOVERNOR_ROLE, lambda e: (1, False)),
     ("token", "grantRole", ADMIN, lambda e: (abi.METER_ROLE, e.acct.outsider)),
     ("token", "revokeRole", ADMIN, lambda e: (abi.METER_ROLE, e.acct.meter)),
     ("vault", "setPlatform", ADMIN, lambda e: (e.acct.outsider, 0)),
@@ -63,6 +65,25 @@ RESTRICTED = [
     ),
     ("pay_per_call", "grantRole", ADMIN, lambda e: (abi.SETTLER_ROLE, e.acct.outsider)),
     ("pay_per_call", "revokeRole", ADMIN, lambda e: (abi.SETTLER_ROLE, e.acct.meter)),
+    ("governor", "setPriceBounds", abi.BOUNDS_ROLE, lambda e: (1, 0, 1)),
+    ("governor", "setSplitBounds", abi.BOUNDS_ROLE, lambda e: (MODEL, 0, 1)),
+    (
+        "governor",
+        "recordTally",
+        abi.TALLIER_ROLE,
+        lambda e: (MODEL, TERMS, TERMS, 1, 0, 0, True),
+    ),
+    ("governor", "executeSetPrice", abi.TALLIER_ROLE, lambda e: (TERMS, 1, 1)),
+    ("governor", "executeSetActive", abi.TALLIER_ROLE, lambda e: (TERMS, 1, False)),
+    (
+        "governor",
+        "executeSetPayees",
+        abi.TALLIER_ROLE,
+        lambda e: (TERMS, [e.acct.outsider], [1000]),
+    ),
+    ("governor", "executePublishVersion", abi.TALLIER_ROLE, lambda e: (TERMS, 1, TERMS, "1")),
+    ("governor", "grantRole", ADMIN, lambda e: (abi.TALLIER_ROLE, e.acct.outsider)),
+    ("governor", "revokeRole", ADMIN, lambda e: (abi.TALLIER_ROLE, e.acct.publisher)),
 ]
 # Roles the meter account holds (it is also the pay-per-call settler in the test market).
 METER_HOLDS = (abi.METER_ROLE, abi.SETTLER_ROLE)
@@ -80,6 +101,7 @@ PUBLIC = {
     # onSharesMoved is restricted to the share token itself (tested below).
     "vault": {"withdraw", "renounceRole", "onSharesMoved"},
     "pay_per_call": {"renounceRole"},
+    "governor": {"renounceRole"},
 }
 
 
@@ -91,7 +113,7 @@ def _writing_functions(contract) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("attr", ["registry", "token", "vault", "pay_per_call"])
+@pytest.mark.parametrize("attr", ["registry", "token", "vault", "pay_per_call", "governor"])
 def test_every_writing_function_is_classified(deployed, attr):
     contract = getattr(deployed, attr)
     restricted = {name for owner, name, _, _ in RESTRICTED if owner == attr}
@@ -125,7 +147,16 @@ def test_role_holders_hold_exactly_their_roles(deployed):
     assert env.vault.functions.hasRole(abi.DEPOSITOR_ROLE, env.token.address).call()
     assert env.vault.functions.hasRole(abi.DEPOSITOR_ROLE, env.pay_per_call.address).call()
     assert env.pay_per_call.functions.hasRole(abi.SETTLER_ROLE, a.meter).call()
-    for contract in (env.registry, env.token, env.vault, env.pay_per_call):
+    assert env.governor.functions.hasRole(abi.TALLIER_ROLE, a.publisher).call()
+    assert env.governor.functions.hasRole(abi.BOUNDS_ROLE, a.publisher).call()
+    # the governor holds what its executions call with, and nothing more
+    governor = env.governor.address
+    assert env.token.functions.hasRole(abi.GOVERNOR_ROLE, governor).call()
+    assert env.vault.functions.hasRole(abi.SPLIT_MANAGER_ROLE, governor).call()
+    assert env.registry.functions.hasRole(abi.REGISTRAR_ROLE, governor).call()
+    assert not env.token.functions.hasRole(abi.PUBLISHER_ROLE, governor).call()
+    assert not env.token.functions.hasRole(abi.GOVERNOR_ROLE, a.publisher).call()
+    for contract in (env.registry, env.token, env.vault, env.pay_per_call, env.governor):
         assert contract.functions.hasRole(ADMIN, a.admin).call()
         assert not contract.functions.hasRole(ADMIN, a.publisher).call()
     assert not env.token.functions.hasRole(abi.METER_ROLE, a.publisher).call()
