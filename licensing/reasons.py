@@ -35,6 +35,9 @@ ROLE_NAMES = {
     bytes(abi.METER_ROLE): "the meter role",
     bytes(abi.DEPOSITOR_ROLE): "the depositor role",
     bytes(abi.SPLIT_MANAGER_ROLE): "the split manager role",
+    bytes(abi.GOVERNOR_ROLE): "the governor role",
+    bytes(abi.BOUNDS_ROLE): "the bounds role",
+    bytes(abi.TALLIER_ROLE): "the tallier role",
 }
 KIND_NAMES = {0: "licenses", 1: "access passes", 2: "usage credits", 3: "ownership shares"}
 
@@ -80,6 +83,11 @@ class _Say:
 
     def time(self, key: str) -> str:
         return format_time(self.args[key])
+
+    def hex(self, key: str) -> str:
+        """A bytes argument (an id, a hash) as 0x-hex."""
+        value = self.args[key]
+        return "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else str(value)
 
     def role(self, key: str) -> str:
         value = self.args[key]
@@ -273,6 +281,42 @@ EXPLANATIONS: dict[str, Explainer] = {
     "ECDSAInvalidSignatureS": lambda s: "The signature is malleable (its s value is too high).",
     "InvalidShortString": lambda s: "A short string stored by the contract is malformed.",
     "StringTooLong": lambda s: f"The string {s['str']!r} is too long for the contract to store.",
+    # --- governance (ModelGovernor) ---
+    "ZeroProposalId": lambda s: "The proposal id is missing.",
+    "InvalidBounds": lambda s: (
+        f"The bounds are not a range: the minimum {s['minimum']} is above the maximum "
+        f"{s['maximum']}, or the maximum is above 10000 basis points."
+    ),
+    "TallyAlreadyRecorded": lambda s: (
+        f"The tally of proposal {s.hex('proposalId')} is recorded already: a tally is final."
+    ),
+    "ProposalNotPassed": lambda s: (
+        f"Proposal {s.hex('proposalId')} has no passed tally on chain: only a passed proposal is "
+        "executed."
+    ),
+    "AlreadyExecuted": lambda s: (
+        f"Proposal {s.hex('proposalId')} was executed already: a proposal is executed once."
+    ),
+    "WrongModel": lambda s: (
+        f"The offer belongs to another model ({s.hex('modelId')}) than proposal "
+        f"{s.hex('proposalId')} was voted on."
+    ),
+    "NoPriceBounds": lambda s: (
+        f"The publisher has set no price bounds for offer {s['offerId']}: its price cannot be "
+        "changed by a vote yet."
+    ),
+    "PriceOutOfBounds": lambda s: (
+        f"A price of {s.money('price')} for offer {s['offerId']} is outside the publisher's "
+        f"bounds, {s.money('minPrice')} to {s.money('maxPrice')}."
+    ),
+    "NoSplitBounds": lambda s: (
+        "The publisher has set no bounds for the model's payees: they cannot be changed by a "
+        "vote yet."
+    ),
+    "SplitOutOfBounds": lambda s: (
+        f"The payees would share {s['totalBps']} basis points, outside the publisher's bounds "
+        f"of {s['minPayeesBps']} to {s['maxPayeesBps']}."
+    ),
     # --- access control, guards and arithmetic (OpenZeppelin) ---
     "AccessControlUnauthorizedAccount": lambda s: (
         f"The sending account {s['account']} lacks {s.role('neededRole')} on this contract: "

@@ -27,6 +27,7 @@ SAMPLES = {
     "string": "modelId, or so=it says",
     "bool": True,
     "uint8": 2,
+    "uint16": 2_500,  # basis points
     "uint64": 1_767_225_600,
 }
 USD = SimpleNamespace(symbol="TUSD", decimals=6)
