@@ -115,3 +115,32 @@ class ReceiptKind(models.IntegerChoices):
     ACCESS_PASS = 1, "Access pass"
     CREDITS = 2, "Usage credits"
     PAY_PER_CALL = 16, "Pay per call (x402)"
+
+
+class ProposalAction(models.TextChoices):
+    """The one change a proposal may carry, executed on chain by the governor when it passes
+    (the value is the contract's ``ProposalExecuted`` action number's name)."""
+
+    NONE = "none", "No change (a signal vote)"
+    SET_PRICE = "set_price", "Change an offer's price"
+    SET_PAYEES = "set_payees", "Change the payees' split"
+    SET_ACTIVE = "set_active", "Pause or resume an offer"
+    PUBLISH_VERSION = "publish_version", "Publish a version's listing"
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open", "Open for votes"
+    PASSED = "passed", "Passed"
+    REJECTED = "rejected", "Rejected"
+    NO_QUORUM = "no_quorum", "Quorum not met"
+    EXECUTED = "executed", "Passed and executed"
+    EXECUTION_FAILED = "execution_failed", "Passed, execution failed"
+
+
+class VoteSupport(models.IntegerChoices):
+    """A ballot's choice, as the EIP-712 ``support`` field carries it (OpenZeppelin Governor's
+    numbering)."""
+
+    AGAINST = 0, "Against"
+    FOR = 1, "For"
+    ABSTAIN = 2, "Abstain"

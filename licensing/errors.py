@@ -136,3 +136,47 @@ class CreditErrorCode(ErrorCode):
         409,
         "A request with this Idempotency-Key is still running; retry once it has answered.",
     )
+
+
+class GovernanceErrorCode(ErrorCode):
+    """Proposals and ballots (``licensing.governance``)."""
+
+    GOVERNANCE_DISABLED = (
+        "governance_disabled",
+        409,
+        "This model's holders do not govern it (no governance settings, or disabled).",
+    )
+    NO_SHARES = (
+        "no_shares",
+        409,
+        "This model has no ownership shares on chain yet (or the sync has not seen them).",
+    )
+    BELOW_PROPOSAL_THRESHOLD = (
+        "below_proposal_threshold",
+        403,
+        "Your wallet held too few of this model's shares at the last finalized block to propose.",
+    )
+    BAD_PROPOSAL = ("bad_proposal", 422, "The proposal's change is not one its holders may make.")
+    PROPOSAL_NOT_FOUND = ("proposal_not_found", 404, "No such proposal.")
+    VOTING_CLOSED = ("voting_closed", 409, "This proposal's voting window is closed.")
+    BAD_BALLOT = (
+        "bad_ballot",
+        422,
+        "A ballot is a voter address, a support of 0 (against), 1 (for) or 2 (abstain), the "
+        "time it was signed (seconds) and a 65-byte 0x-hex signature.",
+    )
+    BALLOT_WRONG_SIGNER = (
+        "ballot_wrong_signer",
+        422,
+        "The signature is not the voter's ballot for this proposal on this chain.",
+    )
+    BALLOT_STALE = (
+        "ballot_stale",
+        409,
+        "This wallet has a ballot signed later (or at the same second) already: sign a new one.",
+    )
+    BALLOT_TIME = (
+        "ballot_time",
+        422,
+        "The ballot's signing time is outside the voting window (or ahead of the clock).",
+    )

@@ -49,3 +49,15 @@ def idempotency_purge_task() -> None:
     from licensing.idempotency import idempotency_purge
 
     idempotency_purge()
+
+
+@shared_task(name="licensing.governance_tally")
+def governance_tally_task() -> dict:
+    """Beat: tally the proposals whose voting window closed (published, queued on chain), and
+    apply the executions the chain mined (or fail the proposals whose execution failed)."""
+    from licensing import governance
+
+    return {
+        "tallied": governance.proposals_tally_due(),
+        "finished": governance.governance_finish(),
+    }

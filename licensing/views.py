@@ -33,4 +33,11 @@ def market_detail(request, org_slug: str, model_slug: str):
     model = market.market_model(org_slug=org_slug, slug=model_slug)
     if model is None:
         raise Http404("No such model on the marketplace.")
-    return render(request, "market/detail.html", {"view": market.model_page(model=model)})
+    from licensing.models import GovernanceSettings
+
+    governed = GovernanceSettings.objects.filter(model=model, enabled=True).exists()
+    return render(
+        request,
+        "market/detail.html",
+        {"view": market.model_page(model=model), "governed": governed},
+    )

@@ -12,6 +12,7 @@ from ninja import NinjaAPI, Router, Schema
 
 from chain.api import router as chain_router
 from licensing.api import router as licensing_router
+from licensing.governance_api import router as governance_router
 from models_hub.api import router as models_router
 from models_hub.jobs.api import router as jobs_router
 from models_hub.predict_api import router as predict_router
@@ -93,3 +94,4 @@ api.add_router("/models", models_router)
 api.add_router("/models", predict_router)
 api.add_router("/", jobs_router)
 api.add_router("/licensing", licensing_router)
+api.add_router("/governance", governance_router)

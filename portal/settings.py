@@ -356,6 +356,8 @@ CELERY_BEAT_SCHEDULE = {
     "jobs-purge": {"task": "models_hub.jobs_purge", "schedule": 3600.0},  # jobs_purge
     # payments_finish: x402 settlements mined or failed -> settled and receipted, or failed
     "payments-finish": {"task": "models_hub.payments_finish", "schedule": 10.0},
+    # governance_tally: closed proposals tallied and published; executions applied when mined
+    "governance-tally": {"task": "licensing.governance_tally", "schedule": 10.0},
 }
 
 # --- Credit ledger and idempotency keys ---------------------------------------------------

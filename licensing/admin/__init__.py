@@ -3,6 +3,7 @@
 from licensing.admin import (  # noqa: F401
     credits,
     dashboard,
+    governance,
     operations,
     projections,
     publishing,

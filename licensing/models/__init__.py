@@ -25,6 +25,7 @@ from licensing.models.credits import (
     CreditReservation,
     IdempotentRequest,
 )
+from licensing.models.governance import Ballot, GovernanceSettings, PriceBound, Proposal
 from licensing.models.receipts import Settlement, SettlementPeriod, UsageReceipt
 from licensing.models.rollups import AgentDay, CreditTotal, CustomerTotal, RevenueDay
 from licensing.models.seats import Seat
@@ -43,6 +44,7 @@ from licensing.models.tokenomics import (
 __all__ = [
     "AgentDay",
     "AgentPayment",
+    "Ballot",
     "ChainModel",
     "ChainOffer",
     "ChainPayees",
@@ -54,6 +56,7 @@ __all__ = [
     "CreditTotal",
     "Currency",
     "CustomerTotal",
+    "GovernanceSettings",
     "Holding",
     "HoldingChange",
     "IdempotentRequest",
@@ -66,6 +69,8 @@ __all__ = [
     "Offer",
     "Payee",
     "Payment",
+    "PriceBound",
+    "Proposal",
     "PublishStep",
     "PublishedVersion",
     "RevenueDay",

@@ -34,6 +34,7 @@ from licensing.models import (
     Contributor,
     CreditEntry,
     Currency,
+    GovernanceSettings,
     Holding,
     License,
     LicenseOperation,
@@ -42,6 +43,8 @@ from licensing.models import (
     Offer,
     Payee,
     Payment,
+    PriceBound,
+    Proposal,
     PublishedVersion,
     PublishStep,
     Sale,
@@ -601,3 +604,48 @@ def seat_row(organization, marker: str) -> Seat:
     wallet = checksum(address())
     label = f"{marker} seat"
     return seat_add(organization=organization, license=license, wallet=wallet, label=label)
+
+
+# --- governance ---
+
+
+@tenant_row_factory(GovernanceSettings)
+def governance_settings_row(organization, marker: str) -> GovernanceSettings:
+    model = listed_model(organization, marker)
+    services.tokenomics_for(model=model)
+    return GovernanceSettings.objects.get_or_create(model=model)[0]
+
+
+@tenant_row_factory(PriceBound)
+def price_bound_row(organization, marker: str) -> PriceBound:
+    offer = offer_for(organization, marker, "bounded")
+    return PriceBound.objects.create(offer=offer, min_price=ETH // 100, max_price=ETH)
+
+
+@tenant_row_factory(Proposal)
+def proposal_row(organization, marker: str) -> Proposal:
+    """A tallied proposal (written directly: opening one needs shares on a chain)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from licensing.choices import ProposalStatus
+
+    model = listed_model(organization, marker)
+    opens = timezone.now() - timedelta(days=4)
+    return Proposal.objects.create(
+        model=model,
+        network=matrix_network(),
+        proposal_id="0x" + secrets.token_hex(32),
+        title=f"{marker} proposal",
+        share_token_id=3,
+        snapshot_block=7,
+        total_weight=1000,
+        opens_at=opens,
+        closes_at=opens + timedelta(days=3),
+        quorum_bps=2000,
+        pass_threshold_bps=5000,
+        status=ProposalStatus.REJECTED,
+        for_weight=100,
+        against_weight=300,
+    )
