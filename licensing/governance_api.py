@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from django.utils import timezone
-from ninja import Path, Query, Router, Schema
+from ninja import Path, Query, Router, Schema, Status
 
 from licensing import governance
 from licensing.choices import VoteSupport
@@ -154,13 +154,16 @@ def cast_ballot(request, proposal_id: ProposalId, ballot: BallotIn):
         issued_at=ballot.issued_at,
         signature=ballot.signature,
     )
-    return 201, {
-        "voter": cast.ballot.voter,
-        "support": VoteSupport(cast.ballot.support).label.lower(),
-        "weight": str(int(cast.ballot.weight)),
-        "replaced": cast.replaced,
-        "message": cast.message,
-    }
+    return Status(
+        201,
+        {
+            "voter": cast.ballot.voter,
+            "support": VoteSupport(cast.ballot.support).label.lower(),
+            "weight": str(int(cast.ballot.weight)),
+            "replaced": cast.replaced,
+            "message": cast.message,
+        },
+    )
 
 
 @router.get("/proposals/{proposal_id}/tally", response={200: dict, **errors(404)}, auth=None)

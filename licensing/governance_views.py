@@ -16,7 +16,7 @@ from chain.choices import OfferKind
 from licensing import governance, market
 from licensing.account import wallets_of
 from licensing.admin.governance import describe_change
-from licensing.amounts import to_atomic
+from licensing.amounts import format_duration, to_atomic
 from licensing.choices import ProposalAction, ProposalStatus, VoteSupport
 from licensing.models import Ballot, GovernanceSettings, Offer, Proposal
 from licensing.services.purchase import chain_params
@@ -105,8 +105,21 @@ def governance_page(request, org_slug: str, model_slug: str):
             "open": [_row(p, wallets) for p in proposals if p.status == ProposalStatus.OPEN],
             "closed": [_row(p, wallets) for p in proposals if p.status != ProposalStatus.OPEN],
             "chains": {str(n.chain_id): chain_params(n) for n in networks},
+            "terms": _terms(rules),
         },
     )
+
+
+def _terms(rules) -> dict:
+    """The model's rules in words."""
+    if rules is None:
+        return {}
+    return {
+        "quorum": f"{rules.quorum_bps / 100:g}%",
+        "threshold": f"{rules.pass_threshold_bps / 100:g}%",
+        "propose": f"{rules.proposal_threshold_bps / 100:g}%",
+        "window": format_duration(rules.voting_period_seconds),
+    }
 
 
 def _proposer_weights(model, networks, wallets, rules) -> list[tuple[str, int, bool]]:

@@ -108,3 +108,34 @@ def agent(agents):
     wallet = Account.create()
     shop.env.send(shop.env.usdc.functions.mint(wallet.address, 10**6), shop.env.acct.outsider)
     return wallet
+
+
+@pytest.fixture
+def governed(shop):
+    """The shop's model with shares minted (alice 600, bob 400), governance on, the monthly
+    license's price bounded to 0.005..0.05 ETH, and the bounds on chain."""
+    from licensing import governance
+    from licensing.models import GovernanceSettings, PriceBound
+    from licensing.tests.governance_kit import PRICE, confirm
+    from licensing.tests.publishing_setup import drain
+
+    env, a = shop.env, shop.env.acct
+    env.send(
+        env.token.functions.mintShares(market_env.SHARES, [a.alice, a.bob], [600, 400]), a.publisher
+    )
+    confirm(shop)
+    offer = shop.offers[market_env.LICENSE_NATIVE]
+    model = offer.model
+    governance.governance_settings_save(
+        rules=GovernanceSettings(model=model, quorum_bps=3000, min_payees_bps=0, max_payees_bps=0)
+    )
+    governance.price_bound_save(
+        bound=PriceBound(offer=offer, min_price=PRICE // 2, max_price=PRICE * 5)
+    )
+    drain(shop.network)
+    assert env.governor.functions.priceBounds(market_env.LICENSE_NATIVE).call() == [
+        PRICE // 2,
+        PRICE * 5,
+        True,
+    ]
+    return shop

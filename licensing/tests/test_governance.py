@@ -14,104 +14,37 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from chain.models import OutboundTransaction
-from chain.testing.market import LICENSE_NATIVE, SHARES
+from chain.testing.market import LICENSE_NATIVE
 from licensing import governance
 from licensing.choices import ProposalAction, ProposalStatus
-from licensing.models import Ballot, ChainOffer, GovernanceSettings, Offer, PriceBound, Proposal
+from licensing.models import Ballot, ChainOffer, Offer, PriceBound, Proposal
+from licensing.tests.governance_kit import (
+    ABSTAIN,
+    AGAINST,
+    FOR,
+    PRICE,
+    close,
+    confirm,
+    move,
+    propose,
+    sign,
+    vote,
+)
 from licensing.tests.publishing_setup import drain
 from portal.errors import DomainError
-
-FOR, AGAINST, ABSTAIN = 1, 0, 2
-PRICE = 10**16  # the shop's monthly license, in wei
-
-
-def _confirm(shop, blocks: int = 4) -> None:
-    """Mine past the confirmation depth and sync, so what happened is final in the index."""
-    shop.env.w3.provider.make_request("anvil_mine", [hex(blocks)])
-    shop.sync()
-
-
-def _move(shop, sender: str, to: str, amount: int) -> None:
-    token = shop.env.token
-    shop.env.send(token.functions.safeTransferFrom(sender, to, SHARES, amount, b""), sender)
-
-
-@pytest.fixture
-def governed(shop):
-    """The shop's model with shares minted (alice 600, bob 400), governance on, the monthly
-    license's price bounded to 0.005..0.05 ETH, and the bounds on chain."""
-    env, a = shop.env, shop.env.acct
-    env.send(env.token.functions.mintShares(SHARES, [a.alice, a.bob], [600, 400]), a.publisher)
-    _confirm(shop)
-    offer = shop.offers[LICENSE_NATIVE]
-    model = offer.model
-    governance.governance_settings_save(
-        rules=GovernanceSettings(model=model, quorum_bps=3000, min_payees_bps=0, max_payees_bps=0)
-    )
-    governance.price_bound_save(
-        bound=PriceBound(offer=offer, min_price=PRICE // 2, max_price=PRICE * 5)
-    )
-    drain(shop.network)
-    assert env.governor.functions.priceBounds(LICENSE_NATIVE).call() == [
-        PRICE // 2,
-        PRICE * 5,
-        True,
-    ]
-    return shop
-
-
-def _propose(shop, **fields) -> Proposal:
-    offer = shop.offers[LICENSE_NATIVE]
-    return governance.proposal_create(
-        model=offer.model,
-        network=shop.network,
-        title=fields.pop("title", "Double the monthly price"),
-        created_by=shop.manager,
-        **fields,
-    )
-
-
-def _sign(shop, voter: str, proposal: Proposal, support: int, issued_at: int | None = None):
-    """What the voter's wallet answers to eth_signTypedData_v4 (anvil signs for its accounts)."""
-    issued_at = issued_at or int(timezone.now().timestamp())
-    typed = governance.ballot_typed_data(proposal, support=support, issued_at=issued_at)
-    answer = shop.env.w3.provider.make_request("eth_signTypedData_v4", [voter, json.dumps(typed)])
-    return {
-        "voter": voter,
-        "support": support,
-        "issued_at": issued_at,
-        "signature": answer["result"],
-    }
-
-
-def _vote(shop, voter, proposal, support, issued_at=None):
-    return governance.ballot_cast(
-        proposal=proposal, **_sign(shop, voter, proposal, support, issued_at)
-    )
-
-
-def _close(proposal: Proposal) -> Proposal:
-    """The window ends now (the clock moved on): the beat tallies it."""
-    past = timezone.now()
-    Proposal.objects.filter(pk=proposal.pk).update(
-        opens_at=past - timedelta(hours=1), closes_at=past
-    )
-    assert governance.proposals_tally_due() == 1
-    proposal.refresh_from_db()
-    return proposal
 
 
 def test_a_vote_weighs_the_shares_held_at_the_snapshot_not_now(governed):
     shop, a = governed, governed.env.acct
-    _move(shop, a.alice, a.carol, 100)  # before the snapshot: carol's 100 count
-    _confirm(shop)
-    proposal = _propose(shop)
-    _move(shop, a.alice, a.dave, 500)  # after it: alice still weighs 500, dave nothing
-    _confirm(shop)
+    move(shop, a.alice, a.carol, 100)  # before the snapshot: carol's 100 count
+    confirm(shop)
+    proposal = propose(shop)
+    move(shop, a.alice, a.dave, 500)  # after it: alice still weighs 500, dave nothing
+    confirm(shop)
 
-    alice = _vote(shop, a.alice, proposal, FOR)
-    carol = _vote(shop, a.carol, proposal, FOR)
-    dave = _vote(shop, a.dave, proposal, AGAINST)
+    alice = vote(shop, a.alice, proposal, FOR)
+    carol = vote(shop, a.carol, proposal, FOR)
+    dave = vote(shop, a.dave, proposal, AGAINST)
 
     assert (int(alice.ballot.weight), int(carol.ballot.weight)) == (500, 100)
     assert int(dave.ballot.weight) == 0
@@ -122,12 +55,12 @@ def test_a_vote_weighs_the_shares_held_at_the_snapshot_not_now(governed):
 
 def test_a_later_ballot_replaces_the_earlier_and_an_older_one_is_refused(governed):
     shop, a = governed, governed.env.acct
-    proposal = _propose(shop)
+    proposal = propose(shop)
     now = int(timezone.now().timestamp())
-    first = _sign(shop, a.bob, proposal, FOR, now - 10)
+    first = sign(shop, a.bob, proposal, FOR, now - 10)
     governance.ballot_cast(proposal=proposal, **first)
 
-    changed = _vote(shop, a.bob, proposal, AGAINST, now)
+    changed = vote(shop, a.bob, proposal, AGAINST, now)
 
     assert changed.replaced
     assert list(Ballot.objects.filter(voter=a.bob).values_list("support", "current")) == [
@@ -137,16 +70,16 @@ def test_a_later_ballot_replaces_the_earlier_and_an_older_one_is_refused(governe
     with pytest.raises(DomainError) as stale:  # the first one again: a replay
         governance.ballot_cast(proposal=proposal, **first)
     assert stale.value.code == "ballot_stale"
-    _vote(shop, a.alice, proposal, FOR)
-    closed = _close(proposal)
+    vote(shop, a.alice, proposal, FOR)
+    closed = close(proposal)
     assert (int(closed.for_weight), int(closed.against_weight)) == (600, 400)
     assert closed.status == ProposalStatus.PASSED
 
 
 def test_a_signature_for_another_proposal_or_chain_is_not_the_voters(governed):
     shop, a = governed, governed.env.acct
-    proposal, other = _propose(shop), _propose(shop, title="Another question")
-    for_other = _sign(shop, a.alice, other, FOR)
+    proposal, other = propose(shop), propose(shop, title="Another question")
+    for_other = sign(shop, a.alice, other, FOR)
     with pytest.raises(DomainError) as wrong:
         governance.ballot_cast(proposal=proposal, **for_other)
     assert wrong.value.code == "ballot_wrong_signer"
@@ -169,8 +102,8 @@ def test_a_signature_for_another_proposal_or_chain_is_not_the_voters(governed):
 
 def test_a_vote_after_the_window_is_refused(governed):
     shop, a = governed, governed.env.acct
-    proposal = _propose(shop)
-    ballot = _sign(shop, a.alice, proposal, FOR)
+    proposal = propose(shop)
+    ballot = sign(shop, a.alice, proposal, FOR)
     past = timezone.now() - timedelta(seconds=1)
     Proposal.objects.filter(pk=proposal.pk).update(
         opens_at=past - timedelta(hours=1), closes_at=past
@@ -185,17 +118,17 @@ def test_a_vote_after_the_window_is_refused(governed):
 
 def test_quorum_not_met_and_a_tie_both_fail(governed):
     shop, a = governed, governed.env.acct
-    lonely = _propose(shop, title="Few voters")
-    _move(shop, a.alice, a.carol, 200)
-    _confirm(shop)
-    tied = _propose(shop, title="Split down the middle")  # alice 400, bob 400, carol 200
-    _vote(shop, a.carol, lonely, FOR)  # 0 at lonely's snapshot: carol had nothing then
-    _vote(shop, a.alice, tied, FOR)
-    _vote(shop, a.bob, tied, AGAINST)
-    _vote(shop, a.carol, tied, ABSTAIN)
+    lonely = propose(shop, title="Few voters")
+    move(shop, a.alice, a.carol, 200)
+    confirm(shop)
+    tied = propose(shop, title="Split down the middle")  # alice 400, bob 400, carol 200
+    vote(shop, a.carol, lonely, FOR)  # 0 at lonely's snapshot: carol had nothing then
+    vote(shop, a.alice, tied, FOR)
+    vote(shop, a.bob, tied, AGAINST)
+    vote(shop, a.carol, tied, ABSTAIN)
 
-    assert _close(lonely).status == ProposalStatus.NO_QUORUM
-    result = _close(tied)
+    assert close(lonely).status == ProposalStatus.NO_QUORUM
+    result = close(tied)
     assert result.status == ProposalStatus.REJECTED
     assert result.tally["outcome"]["reason"] == "a tie"
     assert (int(result.for_weight), int(result.against_weight), int(result.abstain_weight)) == (
@@ -208,13 +141,13 @@ def test_quorum_not_met_and_a_tie_both_fail(governed):
 def test_a_passed_price_change_is_executed_and_synced_and_the_tally_verifies(governed):
     shop, a = governed, governed.env.acct
     offer = shop.offers[LICENSE_NATIVE]
-    proposal = _propose(
+    proposal = propose(
         shop, action=ProposalAction.SET_PRICE, params={"offer": offer.pk, "price": PRICE * 2}
     )
-    _vote(shop, a.alice, proposal, FOR)
-    _vote(shop, a.bob, proposal, AGAINST)
+    vote(shop, a.alice, proposal, FOR)
+    vote(shop, a.bob, proposal, AGAINST)
 
-    closed = _close(proposal)
+    closed = close(proposal)
     assert closed.status == ProposalStatus.PASSED
     drain(shop.network)
     assert governance.governance_finish() == 1
@@ -239,10 +172,10 @@ def test_a_passed_price_change_is_executed_and_synced_and_the_tally_verifies(gov
 
 def test_verify_tally_finds_a_tampered_ballot(governed, tmp_path):
     shop, a = governed, governed.env.acct
-    proposal = _propose(shop)
-    _vote(shop, a.alice, proposal, AGAINST)
-    _vote(shop, a.bob, proposal, FOR)
-    closed = _close(proposal)
+    proposal = propose(shop)
+    vote(shop, a.alice, proposal, AGAINST)
+    vote(shop, a.bob, proposal, FOR)
+    closed = close(proposal)
     drain(shop.network)
     document = json.loads(json.dumps(closed.tally))
     for ballot in document["ballots"]:
@@ -269,20 +202,20 @@ def test_an_out_of_bounds_price_is_refused_here_and_reverts_on_chain(governed):
     shop, a = governed, governed.env.acct
     offer = shop.offers[LICENSE_NATIVE]
     with pytest.raises(DomainError) as refused:
-        _propose(
+        propose(
             shop, action=ProposalAction.SET_PRICE, params={"offer": offer.pk, "price": PRICE * 9}
         )
     assert refused.value.code == "bad_proposal"
-    proposal = _propose(
+    proposal = propose(
         shop, action=ProposalAction.SET_PRICE, params={"offer": offer.pk, "price": PRICE * 4}
     )
-    _vote(shop, a.alice, proposal, FOR)
+    vote(shop, a.alice, proposal, FOR)
     narrowed = PriceBound.objects.get(offer=offer)
     narrowed.max_price = PRICE * 3  # the publisher narrows the bounds while the vote runs
     governance.price_bound_save(bound=narrowed)
     drain(shop.network)
 
-    _close(proposal)
+    close(proposal)
     drain(shop.network)
     governance.governance_finish()
     proposal.refresh_from_db()

@@ -43,8 +43,8 @@ API of ``InjectedWallet`` (the fixture's value):
 
 Methods answered here: ``eth_requestAccounts``, ``eth_accounts``, ``eth_chainId``,
 ``net_version``, ``wallet_switchEthereumChain``, ``wallet_addEthereumChain``,
-``wallet_requestPermissions``/``wallet_getPermissions`` (eth_accounts only); ``personal_sign``
-and ``eth_sendTransaction`` check the account (4100 otherwise) and the transaction's chain id
+``wallet_requestPermissions``/``wallet_getPermissions`` (eth_accounts only); ``personal_sign``,
+``eth_signTypedData_v4`` (EIP-712, anvil signs) and ``eth_sendTransaction`` check the account (4100 otherwise) and the transaction's chain id
 (-32602 when it is not the current chain) before forwarding. A node's error for a transaction
 comes back as MetaMask shapes it: ``-32603`` with the node's ``{code, message, data}`` (revert
 data included) in ``data``.
@@ -272,6 +272,10 @@ class InjectedWallet:
             message, address = [*params, None, None][:2]
             self._require_account(address)
             return self._forward("personal_sign", [message, self.account])
+        if method == "eth_signTypedData_v4":  # EIP-712: [address, typed data as JSON]
+            address, typed = [*params, None, None][:2]
+            self._require_account(address)
+            return self._forward("eth_signTypedData_v4", [self.account, typed])
         if method == "eth_sendTransaction":
             return self._send(params)
         if method.startswith(("wallet_", "eth_sign", "eth_signTypedData")):
