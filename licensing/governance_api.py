@@ -115,7 +115,7 @@ def list_proposals(
     return [_out(p) for p in rows[:100]]
 
 
-@router.get("/proposals/{proposal_id}", response={200: ProposalOut, **errors(404)}, auth=None)
+@router.get("/proposals/{proposal_id}", response={200: ProposalOut, **errors(404, 422)}, auth=None)
 def proposal_detail(request, proposal_id: ProposalId):
     return _out(_proposal(proposal_id))
 
@@ -141,7 +141,7 @@ def ballot_to_sign(
 
 @router.post(
     "/proposals/{proposal_id}/ballots",
-    response={201: BallotOut, **errors(404, 409, 422)},
+    response={201: BallotOut, **errors(400, 404, 409, 422)},
     auth=None,
 )
 def cast_ballot(request, proposal_id: ProposalId, ballot: BallotIn):
@@ -166,7 +166,7 @@ def cast_ballot(request, proposal_id: ProposalId, ballot: BallotIn):
     )
 
 
-@router.get("/proposals/{proposal_id}/tally", response={200: dict, **errors(404)}, auth=None)
+@router.get("/proposals/{proposal_id}/tally", response={200: dict, **errors(404, 422)}, auth=None)
 def tally(request, proposal_id: ProposalId):
     """The published tally: the proposal and its rules, every ballot received (replaced ones
     marked, each with its weight at the snapshot), the totals and the outcome. Its keccak-256
