@@ -913,6 +913,10 @@ def governance_settings_save(*, rules: GovernanceSettings, by=None) -> Governanc
     tokenomics = getattr(rules.model, "tokenomics", None)
     if tokenomics is None:
         raise ValidationError({"model": "Set up the model's tokenomics (and shares) first."})
+    if rules.min_payees_bps > rules.max_payees_bps:
+        raise ValidationError(
+            {"min_payees_bps": "The least the payees may share is above the most they may."}
+        )
     room = BPS - tokenomics.platform_fee_bps - tokenomics.contributors_bps
     if rules.max_payees_bps > room:
         raise ValidationError(

@@ -4,12 +4,13 @@ Saved through ``licensing.governance``."""
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from chain.choices import OfferKind
 from chain.models import Network
@@ -17,11 +18,12 @@ from licensing import governance
 from licensing.admin.tokenomics import link_to
 from licensing.amounts import format_amount
 from licensing.choices import ProposalAction, ProposalStatus
-from licensing.models import Ballot, GovernanceSettings, Offer, PriceBound, Proposal
+from licensing.models import GovernanceSettings, Offer, PriceBound, Proposal
 from models_hub.models import AIModel, ModelVersion
 from portal.choices import Role
 from portal.errors import DomainError
 from portal.history_admin import TenantHistoryAdmin
+from portal.service_admin import ServiceModelForm
 
 
 @admin.register(GovernanceSettings)
@@ -101,7 +103,7 @@ class PriceBoundAdmin(TenantHistoryAdmin):
         return format_amount(int(obj.max_price), obj.offer.currency)
 
 
-class ProposalForm(forms.ModelForm):
+class ProposalForm(ServiceModelForm):
     """A manager's proposal: the question, and at most one change with its arguments."""
 
     offer = forms.ModelChoiceField(
@@ -127,15 +129,15 @@ class ProposalForm(forms.ModelForm):
         model = Proposal
         fields = ["model", "network", "title", "body", "action"]
 
-    def __init__(self, *args, models=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        models = models if models is not None else AIModel.objects.none()
-        self.fields["model"].queryset = models
-        self.fields["network"].queryset = Network.objects.filter(is_active=True)
+    def scope(self, models) -> None:
+        """Offer and version choices of the models the user may propose for (the model field
+        itself is scoped by the tenant admin)."""
         self.fields["offer"].queryset = Offer.objects.filter(model__in=models).exclude(
             kind=OfferKind.SHARES
         )
         self.fields["version"].queryset = ModelVersion.objects.filter(model__in=models)
+        if "network" in self.fields:
+            self.fields["network"].queryset = Network.objects.filter(is_active=True)
 
     def params(self) -> dict:
         data, action = self.cleaned_data, self.cleaned_data.get("action")
@@ -164,21 +166,6 @@ class ProposalForm(forms.ModelForm):
         return {}
 
 
-class BallotInline(admin.TabularInline):
-    model = Ballot
-    fields = ["voter", "support", "weight", "current", "issued_at", "received_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Proposal)
 class ProposalAdmin(TenantHistoryAdmin):
     tenant_field = "model__organization"
@@ -187,7 +174,7 @@ class ProposalAdmin(TenantHistoryAdmin):
     list_select_related = ["model", "network"]
     list_filter = ["status", "action"]
     search_fields = ["title", "model__name", "proposal_id"]
-    inlines = [BallotInline]
+    form = ProposalForm
     readonly_fields = [
         "proposal_id",
         "model",
@@ -208,6 +195,7 @@ class ProposalAdmin(TenantHistoryAdmin):
         "tally_hash",
         "chain",
         "failure",
+        "ballots_received",
         "tally_document",
     ]
     fieldsets = [
@@ -227,7 +215,7 @@ class ProposalAdmin(TenantHistoryAdmin):
             },
         ),
         ("Result", {"fields": ["votes", "turnout", "tally_hash", "chain", "failure"]}),
-        ("Published tally", {"classes": ["collapse"], "fields": ["tally_document"]}),
+        ("Ballots", {"fields": ["ballots_received", "tally_document"]}),
     ]
 
     def has_change_permission(self, request, obj=None):
@@ -252,48 +240,34 @@ class ProposalAdmin(TenantHistoryAdmin):
         return self.readonly_fields if obj is not None else []
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
         if obj is not None:
-            return super().get_form(request, obj, change, **kwargs)
+            return form_class
         scoped = self._related_queryset(request, AIModel)
         models = scoped if scoped is not None else AIModel.objects.all()
 
-        class Form(ProposalForm):
+        class Scoped(form_class):
             def __init__(self, *args, **kw):
-                super().__init__(*args, models=models, **kw)
+                super().__init__(*args, **kw)
+                self.scope(models)
 
-            def _post_clean(self):
-                super()._post_clean()
-                if self.errors:
-                    return
-                try:
-                    self.instance = governance.proposal_create(
-                        model=self.cleaned_data["model"],
-                        network=self.cleaned_data["network"],
-                        title=self.cleaned_data["title"],
-                        body=self.cleaned_data.get("body") or "",
-                        action=self.cleaned_data["action"],
-                        params=self.params(),
-                        created_by=request.user,
-                    )
-                except DomainError as error:
-                    field = next((d["field"] for d in error.details if d["field"]), None)
-                    self.add_error(field if field in self.fields else None, error.message)
-                except ValidationError as error:
-                    self.add_error(None, error)
-
-            def save(self, commit=True):
-                return self.instance
-
-            def save_m2m(self):
-                return None
-
-        return Form
-
-    def save_model(self, request, obj, form, change):
-        return None  # proposal_create saved it in the form's validation
+        return Scoped
 
     def save_with_service(self, request, obj, form, change):
-        return obj
+        data = form.cleaned_data
+        try:
+            return governance.proposal_create(
+                model=data["model"],
+                network=data["network"],
+                title=data["title"],
+                body=data.get("body") or "",
+                action=data["action"],
+                params=form.params(),
+                created_by=request.user,
+            )
+        except DomainError as error:
+            field = next((d["field"] for d in error.details if d["field"] in form.fields), None)
+            raise ValidationError({field: error.message} if field else error.message) from None
 
     @admin.display(description="Change")
     def change(self, obj):
@@ -329,12 +303,52 @@ class ProposalAdmin(TenantHistoryAdmin):
             parts.append(format_html("execution {}", link_to(obj.execution_transaction)))
         return format_html(", ".join(["{}"] * len(parts)), *parts) if parts else "—"
 
-    @admin.display(description="Document")
+    @admin.display(description="Received")
+    def ballots_received(self, obj):
+        shown = 50
+        rows = list(obj.ballots.order_by("-current", "-weight", "voter")[:shown])
+        if not rows:
+            return "No ballot yet."
+        body = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            [
+                (
+                    b.voter,
+                    b.get_support_display(),
+                    int(b.weight),
+                    "counts" if b.current else "replaced",
+                    datetime.fromtimestamp(b.issued_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                )
+                for b in rows
+            ],
+        )
+        total = obj.ballots.count()
+        more = (
+            f"The {shown} of {total} with the most weight; every one is in the tally."
+            if total > shown
+            else ""
+        )
+        return format_html(
+            '<table class="ballots-table"><thead><tr><th>Voter</th><th>Vote</th><th>Shares at '
+            "the snapshot</th><th>Ballot</th><th>Signed</th></tr></thead><tbody>{}</tbody>"
+            "</table><p>{}</p>",
+            body,
+            more,
+        )
+
+    @admin.display(description="Published tally")
     def tally_document(self, obj):
         if obj.tally is None:
             return "Published when the window closes."
-        text = json.dumps(obj.tally, indent=2, sort_keys=True)
-        return format_html('<pre class="tally-document">{}</pre>', text)
+        url = reverse("api:tally", args=[obj.proposal_id])
+        return format_html(
+            '<a href="{}">The tally document (JSON)</a>: every ballot with its signature and '
+            "weight, the totals and the outcome; its keccak-256 is the hash above. "
+            "<code>manage.py verify_tally {}</code> recomputes it from the chain.",
+            url,
+            obj.proposal_id,
+        )
 
 
 def describe_change(proposal: Proposal) -> str:

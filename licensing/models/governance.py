@@ -153,7 +153,8 @@ class Proposal(models.Model):
         related_name="+",
     )  # fmt: skip
     failure = models.TextField(blank=True)
-    history = HistoricalRecords()
+    # the tally document (every ballot) is kept once, on the row, not in each history record
+    history = HistoricalRecords(excluded_fields=["tally"])
 
     class Meta:
         ordering = ["-opens_at", "-pk"]

@@ -17,7 +17,8 @@ from licensing.choices import ProposalStatus, VoteSupport
 from licensing.models import Ballot, Proposal
 from licensing.tests.governance_kit import close, propose, vote
 from models_hub.models import AIModel
-from portal.tests.browser import assert_accessible, screenshot
+from portal.choices import Role
+from portal.tests.browser import PASSWORD, assert_accessible, screenshot, sign_in
 
 pytestmark = [pytest.mark.requires_browser]
 
@@ -103,3 +104,22 @@ def test_the_results_read_without_signing_in(page, listed):
     expect(page.get_by_role("link", name="sign in with your wallet")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "governance-results")
+
+
+def test_the_organization_reads_the_result_in_the_admin(page, listed, make_staff):
+    shop, a = listed, listed.env.acct
+    proposal = propose(shop, title="Pause the weekly pass")
+    vote(shop, a.alice, proposal, VoteSupport.AGAINST)
+    vote(shop, a.bob, proposal, VoteSupport.FOR)
+    close(proposal)
+    path = reverse("admin:licensing_proposal_change", args=[proposal.pk])
+
+    sign_in(page, make_staff(shop.organization, Role.VIEWER, password=PASSWORD), path)
+
+    expect(page.locator(".field-votes")).to_contain_text("400 / 600 / 0")
+    expect(page.locator(".field-status")).to_contain_text("Rejected")
+    expect(page.locator(".ballots-table")).to_contain_text(a.alice)
+    expect(page.get_by_role("link", name="The tally document (JSON)")).to_have_attribute(
+        "href", f"/api/governance/proposals/{proposal.proposal_id}/tally"
+    )
+    screenshot(page, "governance-admin-proposal")

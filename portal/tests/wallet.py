@@ -44,8 +44,9 @@ API of ``InjectedWallet`` (the fixture's value):
 Methods answered here: ``eth_requestAccounts``, ``eth_accounts``, ``eth_chainId``,
 ``net_version``, ``wallet_switchEthereumChain``, ``wallet_addEthereumChain``,
 ``wallet_requestPermissions``/``wallet_getPermissions`` (eth_accounts only); ``personal_sign``,
-``eth_signTypedData_v4`` (EIP-712, anvil signs) and ``eth_sendTransaction`` check the account (4100 otherwise) and the transaction's chain id
-(-32602 when it is not the current chain) before forwarding. A node's error for a transaction
+``eth_signTypedData_v4`` (EIP-712, anvil signs) and ``eth_sendTransaction`` check the account
+(4100 otherwise) and the transaction's chain id (-32602 when it is not the current chain)
+before forwarding. A node's error for a transaction
 comes back as MetaMask shapes it: ``-32603`` with the node's ``{code, message, data}`` (revert
 data included) in ``data``.
 
