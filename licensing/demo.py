@@ -17,7 +17,10 @@ missing (run again, it sends and buys nothing):
 4. publishing (``model_publish``) of every demo model never published on this network, then the
    outbox sender and the sync run here until every step is confirmed (or a timeout);
 5. a few purchases from anvil's development accounts #3 to #6, skipped for a buyer who holds
-   that offer already, and a sync, so the dashboards and license lists show real data.
+   that offer already, and a sync, so the dashboards and license lists show real data;
+6. governance for every demo model (a 2-day window, each license's price bounded to half and
+   double, the bounds queued to ``ModelGovernor``) and, once, an open proposal to lower the
+   wine model's license price, for the holders to vote on in the customer portal.
 
 Anvil's development accounts are public (anvil prints their keys at start; every anvil node has
 them; the addresses below are public keys' addresses, never secrets): never send real funds to
@@ -44,12 +47,13 @@ from chain.operator import operator_account
 from chain.sender import outbox_process
 from chain.services import enqueue_call, enqueue_deploy, network_ensure
 from chain.sync import sync_network
-from licensing.choices import ContributorRole, PublishStepStatus, UsageUnit
+from licensing.choices import ContributorRole, ProposalAction, PublishStepStatus, UsageUnit
 from licensing.models import Currency, LicenseTerms, Offer, Payee, PublishStep, ShareAllocation
 from licensing.services import tokenomics
 from licensing.services.publishing import model_publish, step_views
 from licensing.services.terms import terms_create
 from models_hub.models import AIModel
+from portal.errors import DomainError
 
 ANVIL_CHAIN_ID = 31337
 # Anvil's published development keys (public test keys, printed by anvil: never real funds).
@@ -108,6 +112,7 @@ class DemoChainReport:
     steps: int = 0  # publishing steps queued
     purchases: int = 0
     minted: int = 0  # development accounts given TUSDC
+    proposals: int = 0  # governance proposals opened
 
 
 @dataclass
@@ -168,6 +173,7 @@ def load_demo_chain(
     _until_confirmed(run, models)
     _purchases(run, models, currencies)
     sync_network(network=network)
+    _governance(run, models, managers)
     return run.report
 
 
@@ -392,6 +398,57 @@ def _until_confirmed(run: DemoChain, models: list[AIModel]) -> None:
             )
         outbox_process(network=run.network)
         sync_network(network=run.network)
+
+
+# --- governance by the share holders ---
+
+VOTING_PERIOD = 2 * DAY
+PROPOSAL = ("wine", "Lower the commercial license to 0.04 ETH", 4 * ETH // 100)
+
+
+def _governance(run: DemoChain, models: list[AIModel], managers: dict) -> None:
+    """Governance on for every demo model with shares (a 2-day window, 20% quorum), each
+    license's price bounded to half and double of its price (queued to the governor), and,
+    once, an open proposal on the wine model's license price that the holders (the treasury,
+    anvil #1 or #2, and the investor, anvil #7) can vote on in the customer portal."""
+    from licensing import governance
+    from licensing.models import GovernanceSettings, PriceBound, Proposal
+
+    queued = []
+    for model in (m for m in models if m.listed):
+        if not GovernanceSettings.objects.filter(model=model).exists():
+            governance.governance_settings_save(
+                rules=GovernanceSettings(model=model, voting_period_seconds=VOTING_PERIOD)
+            )
+        for offer in Offer.objects.filter(
+            model=model, network=run.network, kind=OfferKind.LICENSE
+        ).exclude(price_bound__isnull=False):
+            price = int(offer.price)
+            governance.price_bound_save(
+                bound=PriceBound(offer=offer, min_price=price // 2, max_price=price * 2)
+            )
+        queued += [row.pk for row in governance.bounds_publish(model=model, network=run.network)]
+    _send_all(run, queued)
+    slug, title, price = PROPOSAL
+    model = next((m for m in models if m.slug == slug and m.listed), None)
+    if model is None or Proposal.objects.filter(model=model, title=title).exists():
+        return
+    offer = Offer.objects.filter(model=model, network=run.network, kind=OfferKind.LICENSE).first()
+    try:
+        governance.proposal_create(
+            model=model,
+            network=run.network,
+            title=title,
+            body="Sales of the commercial license are slow; a lower price should sell more.",
+            action=ProposalAction.SET_PRICE,
+            params={"offer": offer.pk, "price": price},
+            created_by=managers.get(model.organization_id),
+        )
+    except DomainError as exc:  # the shares are not final in the index yet: next start
+        run.log(f"  no demo proposal yet: {exc.message}")
+        return
+    run.report.proposals += 1
+    run.log(f"  opened the proposal “{title}” (vote at /market/acme/{slug}/governance/)")
 
 
 # --- purchases from anvil's development accounts ---

@@ -19,7 +19,18 @@ from chain.testing.devnode import ANVIL, AnvilNode
 from chain.testing.required import require_service
 from licensing.choices import PublishStepStatus
 from licensing.demo import ANVIL_CHAIN_ID, DEV_ACCOUNTS, DEV_KEYS, PURCHASES, TUSDC_MINT
-from licensing.models import ChainOffer, CreditEntry, Currency, License, Payment, PublishStep
+from licensing.models import (
+    ChainOffer,
+    CreditEntry,
+    Currency,
+    GovernanceSettings,
+    License,
+    Offer,
+    Payment,
+    PriceBound,
+    Proposal,
+    PublishStep,
+)
 from licensing.services.publishing import step_views
 from licensing.tests.publishing_setup import drain
 from models_hub.management.commands.agent_demo import ANVIL_KEYS
@@ -76,6 +87,19 @@ def test_the_demo_publishes_the_offers_and_buys_once(db, local_anvil):
         ("wine", True, 500, tusdc.pk),
     }
     assert "Iris species: sold to agents at 0.002 TUSDC a call" in first
+    # ... and governance: every listed model's holders govern it, one proposal is open
+    assert GovernanceSettings.objects.count() == 4
+    assert PriceBound.objects.count() == Offer.objects.filter(kind=OfferKind.LICENSE).count()
+    proposal = Proposal.objects.get()
+    assert (proposal.model.slug, proposal.status) == ("wine", "open")
+    assert int(proposal.total_weight) == 10_000  # the treasury's 7,000 and the investor's 3,000
+    governor = abi.contract_at(
+        web3_for(local_anvil.url), "ModelGovernor",
+        Deployment.objects.get(contract_name="ModelGovernor").address,
+    )  # fmt: skip
+    license_offer = Offer.objects.get(model=proposal.model, kind=OfferKind.LICENSE)
+    bound = governor.functions.priceBounds(int(license_offer.token_id)).call()
+    assert bound == [int(license_offer.price) // 2, int(license_offer.price) * 2, True]
 
     # when: the chain part runs again (as `make run` does at every start)
     sent = OutboundTransaction.objects.count()
@@ -86,6 +110,7 @@ def test_the_demo_publishes_the_offers_and_buys_once(db, local_anvil):
     assert OutboundTransaction.objects.count() == sent
     assert IndexedEvent.objects.filter(name="Purchased").count() == purchases
     assert PayPerCallOffer.objects.count() == 2
+    assert Proposal.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

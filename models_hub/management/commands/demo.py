@@ -95,7 +95,8 @@ class Command(BaseCommand):
         if report.steps or report.purchases:
             self.stdout.write(
                 f"Chain: queued and confirmed {report.steps} publishing step(s), made "
-                f"{report.purchases} purchase(s) from anvil's development accounts."
+                f"{report.purchases} purchase(s) from anvil's development accounts"
+                + (f", opened {report.proposals} proposal(s)." if report.proposals else ".")
             )
         else:
             self.stdout.write("Chain: the demo's offers are published and bought already.")
