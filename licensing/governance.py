@@ -42,7 +42,7 @@ from eth_hash.auto import keccak
 from eth_keys.exceptions import BadSignature
 from eth_utils import is_address, to_checksum_address
 
-from chain import abi
+from chain import abi, eip712
 from chain.choices import TX_OPEN, OfferKind, TxStatus
 from chain.models import Deployment, Network, OutboundTransaction, SyncCursor
 from chain.services import enqueue_call
@@ -64,9 +64,6 @@ GOVERNOR = "ModelGovernor"
 DOMAIN_NAME, DOMAIN_VERSION = "Model Licensing Portal", "1"
 BALLOT_TYPE = "Ballot(bytes32 proposalId,uint8 support,uint64 issuedAt)"
 BALLOT_TYPEHASH = keccak(BALLOT_TYPE.encode())  # eth_hash's keccak: bytes in, bytes out
-DOMAIN_TYPEHASH = keccak(
-    b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
 CLOCK_SKEW_SECONDS = 300  # a ballot signed this far ahead of the portal's clock is accepted
 ACTION_NUMBERS = {
     ProposalAction.SET_PRICE: 1,
@@ -158,20 +155,8 @@ def domain_of(network: Network) -> Domain:
     return Domain(network.chain_id, to_checksum_address(deployment.address))
 
 
-@lru_cache(maxsize=256)
 def _separator(domain: Domain) -> bytes:
-    return keccak(
-        abi_encode(
-            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-            [
-                DOMAIN_TYPEHASH,
-                keccak(DOMAIN_NAME.encode()),
-                keccak(DOMAIN_VERSION.encode()),
-                domain.chain_id,
-                domain.governor,
-            ],
-        )
-    )
+    return eip712.domain_separator(DOMAIN_NAME, DOMAIN_VERSION, domain.chain_id, domain.governor)
 
 
 def ballot_digest(domain: Domain, proposal_id: str, support: int, issued_at: int) -> bytes:
@@ -184,7 +169,7 @@ def ballot_digest(domain: Domain, proposal_id: str, support: int, issued_at: int
         + support.to_bytes(32, "big")
         + issued_at.to_bytes(32, "big")
     )
-    return keccak(b"\x19\x01" + _separator(domain) + struct)
+    return eip712.digest(_separator(domain), struct)
 
 
 def ballot_typed_data(proposal: Proposal, *, support: int, issued_at: int) -> dict:

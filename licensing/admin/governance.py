@@ -175,29 +175,6 @@ class ProposalAdmin(TenantHistoryAdmin):
     list_filter = ["status", "action"]
     search_fields = ["title", "model__name", "proposal_id"]
     form = ProposalForm
-    readonly_fields = [
-        "proposal_id",
-        "model",
-        "network",
-        "title",
-        "body",
-        "action",
-        "change",
-        "proposer",
-        "status",
-        "snapshot_block",
-        "total_weight",
-        "opens_at",
-        "closes_at",
-        "rules",
-        "votes",
-        "turnout",
-        "tally_hash",
-        "chain",
-        "failure",
-        "ballots_received",
-        "tally_document",
-    ]
     fieldsets = [
         (None, {"fields": ["proposal_id", "model", "network", "title", "body", "proposer"]}),
         ("Change", {"fields": ["action", "change"]}),
@@ -217,6 +194,8 @@ class ProposalAdmin(TenantHistoryAdmin):
         ("Result", {"fields": ["votes", "turnout", "tally_hash", "chain", "failure"]}),
         ("Ballots", {"fields": ["ballots_received", "tally_document"]}),
     ]
+    # a proposal is read-only once open: every field shown is
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)

@@ -20,7 +20,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 from eth_abi import encode as abi_encode
 from eth_account import Account
@@ -28,6 +27,7 @@ from eth_keys.exceptions import BadSignature
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from web3 import Web3
 
+from chain import eip712
 from models_hub.errors import PaymentErrorCode
 from portal.errors import DomainError
 
@@ -137,9 +137,6 @@ TRANSFER_TYPEHASH = keccak(
     b"TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,"
     b"uint256 validBefore,bytes32 nonce)"
 )
-DOMAIN_TYPEHASH = keccak(
-    b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
 SETTLE_SELECTOR = function_signature_to_4byte_selector(
     "settle(bytes32,address,address,uint256,uint256,uint256,bytes32,bytes,bytes32)"
 )
@@ -209,7 +206,7 @@ class Authorization:
                 ],
             )
         )
-        return keccak(b"\x19\x01" + _domain_separator(paywall) + struct)
+        return eip712.digest(_domain_separator(paywall), struct)
 
 
 def _hex(value) -> str:
@@ -217,19 +214,9 @@ def _hex(value) -> str:
     return text[2:] if text[:2] in ("0x", "0X") else text
 
 
-@lru_cache(maxsize=64)
 def _domain_separator(paywall: Paywall) -> bytes:
-    return keccak(
-        abi_encode(
-            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-            [
-                DOMAIN_TYPEHASH,
-                keccak(paywall.eip712_name.encode()),
-                keccak(paywall.eip712_version.encode()),
-                paywall.chain_id,
-                paywall.asset,
-            ],
-        )
+    return eip712.domain_separator(
+        paywall.eip712_name, paywall.eip712_version, paywall.chain_id, paywall.asset
     )
 
 
