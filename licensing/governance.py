@@ -28,6 +28,7 @@ snapshot block, the published tally, and the passed change executed on chain by 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -59,6 +60,8 @@ from licensing.models import (
     Proposal,
 )
 from portal.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 GOVERNOR = "ModelGovernor"
 DOMAIN_NAME, DOMAIN_VERSION = "Model Licensing Portal", "1"
@@ -689,7 +692,11 @@ def proposals_tally_due() -> int:
     due = Proposal.objects.filter(status=ProposalStatus.OPEN, closes_at__lte=timezone.now())
     done = 0
     for proposal in due.select_related("model__tokenomics", "network"):
-        proposal_tally(proposal=proposal)
+        try:
+            proposal_tally(proposal=proposal)
+        except Exception:  # one proposal's trouble (its network gone, say) holds up no other
+            logger.exception("could not tally proposal %s", proposal.proposal_id)
+            continue
         done += 1
     return done
 
@@ -711,7 +718,11 @@ def governance_finish() -> int:
         tx = proposal.execution_transaction
         with transaction.atomic():
             if tx.status == TxStatus.CONFIRMED:
-                _apply(proposal)
+                if _applicable(proposal):
+                    _apply(proposal)
+                else:  # the chain changed; what it names is gone from the portal's config
+                    proposal.failure = "Executed on chain; the offer or version it names was "
+                    proposal.failure += "deleted here since, so nothing was changed here."
                 proposal.status = ProposalStatus.EXECUTED
                 _history(proposal, "executed on chain")
             else:
@@ -720,6 +731,18 @@ def governance_finish() -> int:
                 _history(proposal, "execution failed")
         finished += 1
     return finished
+
+
+def _applicable(proposal: Proposal) -> bool:
+    """Whether what the change names still exists here (an offer or version may be deleted)."""
+    params = proposal.params
+    if proposal.action in (ProposalAction.SET_PRICE, ProposalAction.SET_ACTIVE):
+        return Offer.objects.filter(pk=params.get("offer")).exists()
+    if proposal.action == ProposalAction.PUBLISH_VERSION:
+        from models_hub.models import ModelVersion
+
+        return ModelVersion.objects.filter(pk=params.get("version")).exists()
+    return True
 
 
 def _apply(proposal: Proposal) -> None:

@@ -225,3 +225,21 @@ def test_an_out_of_bounds_price_is_refused_here_and_reverts_on_chain(governed):
     execution = OutboundTransaction.objects.get(pk=proposal.execution_transaction_id)
     assert execution.status == "reverted"
     assert shop.env.token.functions.offers(LICENSE_NATIVE).call()[7] == PRICE
+
+
+def test_one_proposal_that_cannot_be_tallied_holds_up_no_other(governed):
+    shop = governed
+    broken, fine = propose(shop, title="Broken"), propose(shop, title="Fine")
+    vote(shop, shop.env.acct.alice, broken, FOR)  # it passes: its change must be queued
+    past = timezone.now()
+    Proposal.objects.update(opens_at=past - timedelta(hours=1), closes_at=past)
+    Proposal.objects.filter(pk=broken.pk).update(
+        action="set_price", params={"token_id": "not a number", "price": "1"}
+    )
+
+    assert governance.proposals_tally_due() == 1
+
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert broken.status == ProposalStatus.OPEN  # logged, tried again at the next beat
+    assert fine.status == ProposalStatus.NO_QUORUM
