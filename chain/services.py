@@ -224,16 +224,21 @@ def enqueue_call(
     value: int = 0,
     idempotency_key: str,
     sender: str | None = None,
+    address: str | None = None,
 ) -> OutboundTransaction:
-    """Queue a call of ``function`` on our deployed ``contract_name`` (once per key)."""
-    deployment = Deployment.objects.filter(network=network, contract_name=contract_name).first()
-    if deployment is None:
-        raise ValidationError(f"{contract_name} is not deployed on {network.name}")
+    """Queue a call of ``function`` on our deployed ``contract_name`` (once per key): at the
+    network's deployment of it, or at ``address`` when the call is bound to one instance (an
+    x402 authorization names the settler it pays)."""
+    if address is None:
+        deployment = Deployment.objects.filter(network=network, contract_name=contract_name).first()
+        if deployment is None:
+            raise ValidationError(f"{contract_name} is not deployed on {network.name}")
+        address = deployment.address
     args = list(args)
     return _enqueue(
         network=network,
         key=idempotency_key,
-        to=deployment.address,
+        to=address,
         contract_name=contract_name,
         function=function,
         args=args,

@@ -293,6 +293,7 @@ def _record(paid: Paid, answer: dict) -> PaymentAuthorization:
                     receipt_id=row.receipt_id,
                 ),
                 idempotency_key=f"x402:{offer.network_id}:{row.payer}:{row.nonce}",
+                address=verified.to,  # the settler the payer authorized (verified = payTo)
             )
             PaymentAuthorization.objects.filter(pk=row.pk).update(transaction=row.transaction)
     except IntegrityError:  # the same authorization, sent twice at once: the other one won
