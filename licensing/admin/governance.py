@@ -172,7 +172,7 @@ class ProposalAdmin(TenantHistoryAdmin):
     tenant_write_role = Role.MANAGER
     list_display = ["title", "model", "status", "closes_at", "votes", "turnout"]
     list_select_related = ["model", "network"]
-    list_filter = ["status", "action"]
+    list_filter = ["status", "action", "model"]
     search_fields = ["title", "model__name", "proposal_id"]
     form = ProposalForm
     fieldsets = [

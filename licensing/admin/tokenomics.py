@@ -112,12 +112,14 @@ class ModelTokenomicsAdmin(PublishToChainMixin, TenantHistoryAdmin):
         "payees_table",
         "offers_table",
         "cap_table",
+        "governance",
     ]
     fieldsets = [
         (None, {"fields": ["model", "chain_model_id", "metadata_uri"]}),
         ("Revenue split", {"fields": ["contributors_bps", "split_summary", "payees_table"]}),
         ("Offers", {"fields": ["offers_table"]}),
         ("Cap table", {"fields": ["cap_table"]}),
+        ("Governance by the share holders", {"fields": ["governance"]}),
     ]
 
     def get_queryset(self, request):
@@ -211,6 +213,41 @@ class ModelTokenomicsAdmin(PublishToChainMixin, TenantHistoryAdmin):
             "{}<p>{}</p>",
             _table(["Holder", "Address", "Shares"], rows, "No ownership shares."),
             state,
+        )
+
+    @admin.display(description="Rules")
+    def governance(self, obj):
+        from licensing.models import GovernanceSettings, PriceBound, Proposal
+
+        if obj.pk is None:
+            return "-"
+        rules = GovernanceSettings.objects.filter(model_id=obj.model_id).first()
+        if rules is None:
+            url = reverse("admin:licensing_governancesettings_add") + f"?model={obj.model_id}"
+            return format_html(
+                'Holders do not govern this model. <a href="{}">Set governance rules</a>.', url
+            )
+        bounds = PriceBound.objects.filter(offer__model_id=obj.model_id).count()
+        proposals = Proposal.objects.filter(model_id=obj.model_id).count()
+        window = format_duration(rules.voting_period_seconds)
+        return format_html(
+            "{}: votes stay open {}, quorum {}%, passing above {}% for; payees {}; {} offer "
+            "price bound(s); {} proposal(s). {} · {}",
+            "On" if rules.enabled else "Off",
+            window,
+            f"{rules.quorum_bps / 100:g}",
+            f"{rules.pass_threshold_bps / 100:g}",
+            f"{rules.min_payees_bps / 100:g}% to {rules.max_payees_bps / 100:g}%"
+            if rules.max_payees_bps
+            else "fixed",
+            bounds,
+            proposals,
+            link_to(rules, "Edit the rules"),
+            format_html(
+                '<a href="{}?model__id__exact={}">Proposals</a>',
+                reverse("admin:licensing_proposal_changelist"),
+                obj.model_id,
+            ),
         )
 
     @admin.display(description="Who gets each payment")

@@ -121,3 +121,22 @@ def test_an_owner_sets_the_split_bounds_and_they_are_queued(client, governed, ma
     drain(shop.network)
     model_id = shop.offers[LICENSE_NATIVE].model.tokenomics.chain_model_id
     assert shop.env.governor.functions.splitBounds(model_id).call() == [500, 2000, True]
+
+
+def test_the_tokenomics_page_shows_the_models_governance(client, governed):
+    shop = governed
+    model = shop.offers[LICENSE_NATIVE].model
+    propose(shop, title="On the tokenomics page")
+    client.force_login(shop.manager)
+
+    page = client.get(reverse("admin:licensing_modeltokenomics_change", args=[model.tokenomics.pk]))
+    proposals = client.get(
+        reverse("admin:licensing_proposal_changelist"), {"model__id__exact": model.pk}
+    )
+
+    text = page.content.decode()
+    assert "Governance by the share holders" in text
+    assert "votes stay open 3 days, quorum 30%" in text
+    assert "1 offer price bound(s); 1 proposal(s)" in text
+    assert proposals.status_code == 200
+    assert "On the tokenomics page" in proposals.content.decode()
