@@ -123,3 +123,8 @@ def test_the_organization_reads_the_result_in_the_admin(page, listed, make_staff
         "href", f"/api/governance/proposals/{proposal.proposal_id}/tally"
     )
     screenshot(page, "governance-admin-proposal")
+    tokenomics = shop.offers[LICENSE_NATIVE].model.tokenomics
+    page.goto(reverse("admin:licensing_modeltokenomics_change", args=[tokenomics.pk]))
+    rules = page.locator(".field-governance")
+    expect(rules).to_contain_text("1 proposal(s)")
+    screenshot(page, "governance-admin-tokenomics")
