@@ -289,7 +289,9 @@ def _estimate_gas(tick: Tick, row: OutboundTransaction) -> int | None:
     if row.to:
         call["to"] = row.to
     try:
-        return int(tick.w3.eth.estimate_gas(call) * GAS_MARGIN)
+        # against the pending state: a row that depends on one sent earlier in this tick (a
+        # version hash after its model's registration) must see it even before it is mined
+        return int(tick.w3.eth.estimate_gas(call, "pending") * GAS_MARGIN)
     except ContractLogicError as exc:  # custom errors included
         _end(row, TxStatus.REVERTED, tick.result.reverted, reason=_reason(exc))
     except TRANSIENT as exc:

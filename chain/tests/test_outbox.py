@@ -186,20 +186,56 @@ def test_a_revert_at_estimation_is_recorded_with_its_reason_and_spends_nothing(d
 
 
 def test_a_revert_when_mined_is_decoded_by_replaying_it(deployed, w3, settings):
+    """The chain moved between the estimate and the block: a rival registrar took the model id
+    first (it paid more, so the block puts it first), and the outbox's transaction reverts."""
     settings.CHAIN_TX_RECEIPT_WAIT = 0
+    registry = _registry(w3, deployed)
+    registry.functions.grantRole(abi.REGISTRAR_ROLE, PUBLISHER).transact({"from": OPERATOR})
     w3.provider.make_request("evm_setAutomine", [False])
-    one, two = _register(deployed, "one"), _register(deployed, "two")  # both pass estimation
+    one = _register(deployed, "one")
+    outbox_process(network=deployed)  # estimated against the pending state, and sent
+    rival = registry.functions.registerModel(
+        Web3.keccak(text="acme/model"), PUBLISHER, "https://rival.example/acme/model"
+    ).transact({"from": PUBLISHER, "maxPriorityFeePerGas": 10**11, "maxFeePerGas": 10**12})
 
-    outbox_process(network=deployed)
     w3.provider.make_request("evm_mine", [])
     outbox_process(network=deployed)
 
     one.refresh_from_db()
-    two.refresh_from_db()
-    assert (one.status, two.status) == (TxStatus.CONFIRMED, TxStatus.REVERTED)
-    assert two.nonce == one.nonce + 1
-    assert two.revert_reason.startswith("ModelAlreadyRegistered(")
-    assert two.block_number == one.block_number
+    assert w3.eth.get_transaction_receipt(rival)["status"] == 1
+    assert one.status == TxStatus.REVERTED
+    assert one.revert_reason.startswith("ModelAlreadyRegistered(")
+    assert one.block_number == w3.eth.get_transaction_receipt(rival)["blockNumber"]
+
+
+def test_a_row_that_depends_on_one_sent_in_the_same_tick_is_estimated_after_it(
+    deployed, w3, settings
+):
+    """Estimates see the pending state: a version hash queued right after its model's
+    registration passes estimation even while the registration is not mined yet."""
+    settings.CHAIN_TX_RECEIPT_WAIT = 0
+    w3.provider.make_request("evm_setAutomine", [False])
+    model_id = Web3.keccak(text="acme/model")
+    register = _register(deployed, "register")
+    version = enqueue_call(
+        network=deployed,
+        contract_name=abi.REGISTRY,
+        function="publishVersion",
+        args=[model_id, 1, "0x" + "ab" * 32, "1.0.0"],
+        idempotency_key="version",
+    )
+
+    result = outbox_process(network=deployed)
+    w3.provider.make_request("evm_mine", [])
+    outbox_process(network=deployed)
+
+    assert result.sent == [register.pk, version.pk]
+    register.refresh_from_db()
+    version.refresh_from_db()
+    assert (register.status, version.status) == (TxStatus.CONFIRMED, TxStatus.CONFIRMED)
+    assert _registry(w3, deployed).functions.artifactHashOf(model_id, 1).call() == bytes.fromhex(
+        "ab" * 32
+    )
 
 
 def test_a_restarted_sender_recovers_its_nonce_from_the_node(deployed, w3, node):
