@@ -17,7 +17,7 @@ from bench._common import case, measure, migrate
 
 TARGET = "<=1.3"
 QUICK = {"ballots": 2_000, "warmup": 1, "samples": 3}
-FULL = {"ballots": 10_000, "warmup": 1, "samples": 5}
+FULL = {"ballots": 10_000, "warmup": 2, "samples": 9}
 GOVERNOR = "0x" + "60" * 20
 TOKEN = "0x" + "17" * 20
 

@@ -75,6 +75,7 @@ ACTION_NUMBERS = {
     ProposalAction.PUBLISH_VERSION: 4,
 }
 BPS = 10_000
+FEW_HOLDERS = 500  # up to this many holders asked for, the query names them
 
 
 # --- where the shares are, and what they weighed at a block ------------------------------------
@@ -121,10 +122,17 @@ def weights_at(shares: ShareClass, block: int, holders=None) -> dict[str, int]:
         token_id=shares.token_id,
         event__block_number__lte=block,
     )
-    if holders is not None:
-        changes = changes.filter(holder__in=list(holders))
+    wanted = None if holders is None else set(holders)
+    if wanted is not None and len(wanted) <= FEW_HOLDERS:
+        changes = changes.filter(holder__in=list(wanted))
+    # many holders (a tally): every holder's sum in one pass, the others dropped here (a long
+    # IN list costs the database more than the rows it saves)
     sums = changes.values("holder").annotate(balance=Sum("delta")).values_list("holder", "balance")
-    return {holder: int(balance) for holder, balance in sums if balance}
+    return {
+        holder: int(balance)
+        for holder, balance in sums
+        if balance and (wanted is None or holder in wanted)
+    }
 
 
 def total_at(shares: ShareClass, block: int) -> int:
