@@ -67,7 +67,8 @@ def _world(count: int):
     now = timezone.now()
     proposal = Proposal.objects.create(
         model=model, network=network, proposal_id="0x" + secrets.token_hex(32), title="Bench",
-        share_token_id=9, snapshot_block=5, total_weight=sum(1 + n % 50 for n in range(count)),
+        share_token=TOKEN, share_token_id=9, snapshot_block=5,
+        total_weight=sum(1 + n % 50 for n in range(count)),
         opens_at=now - timedelta(days=3), closes_at=now - timedelta(seconds=1), quorum_bps=2000,
         pass_threshold_bps=5000,
     )  # fmt: skip

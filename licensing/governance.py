@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import json
 import logging
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from functools import lru_cache
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -59,6 +60,7 @@ from licensing.models import (
     PriceBound,
     Proposal,
 )
+from licensing.models.tokenomics import BPS
 from portal.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -68,13 +70,6 @@ DOMAIN_NAME, DOMAIN_VERSION = "Model Licensing Portal", "1"
 BALLOT_TYPE = "Ballot(bytes32 proposalId,uint8 support,uint64 issuedAt)"
 BALLOT_TYPEHASH = keccak(BALLOT_TYPE.encode())  # eth_hash's keccak: bytes in, bytes out
 CLOCK_SKEW_SECONDS = 300  # a ballot signed this far ahead of the portal's clock is accepted
-ACTION_NUMBERS = {
-    ProposalAction.SET_PRICE: 1,
-    ProposalAction.SET_PAYEES: 2,
-    ProposalAction.SET_ACTIVE: 3,
-    ProposalAction.PUBLISH_VERSION: 4,
-}
-BPS = 10_000
 FEW_HOLDERS = 500  # up to this many holders asked for, the query names them
 
 
@@ -174,13 +169,14 @@ def ballot_digest(domain: Domain, proposal_id: str, support: int, issued_at: int
     """The EIP-712 hash a voter's wallet signs (``eth_signTypedData_v4`` of
     ``ballot_typed_data``). Encoded by hand (every field is one 32-byte word): the tally hashes
     every ballot, and eth_abi's general encoder would cost it more than the signatures."""
-    struct = keccak(
-        BALLOT_TYPEHASH
-        + bytes.fromhex(proposal_id[2:])
-        + support.to_bytes(32, "big")
-        + issued_at.to_bytes(32, "big")
-    )
-    return eip712.digest(_separator(domain), struct)
+    head = BALLOT_TYPEHASH + bytes.fromhex(proposal_id[2:])
+    return eip712.digest(_separator(domain), _ballot_struct(head, support, issued_at))
+
+
+def _ballot_struct(head: bytes, support: int, issued_at: int) -> bytes:
+    """``hashStruct(Ballot)`` after its first two words (the type hash and the proposal id,
+    ``head``): the tally keeps ``head`` for every ballot of a proposal."""
+    return keccak(head + support.to_bytes(32, "big") + issued_at.to_bytes(32, "big"))
 
 
 def ballot_typed_data(proposal: Proposal, *, support: int, issued_at: int) -> dict:
@@ -256,6 +252,11 @@ def _bad(field_name: str | None, message: str) -> DomainError:
     )
 
 
+def payees_room(tokenomics) -> int:
+    """The most the payees may share: what the platform fee and the contributors leave."""
+    return BPS - tokenomics.platform_fee_bps - tokenomics.contributors_bps
+
+
 def _check_change(model, network, rules: GovernanceSettings, action: str, params: dict) -> dict:
     """The change's arguments, checked against the model and the publisher's bounds (what the
     governor contract checks again on chain); returns them normalized."""
@@ -283,6 +284,12 @@ def _check_change(model, network, rules: GovernanceSettings, action: str, params
                 f"The price must be from {bound.min_price} to {bound.max_price} (the "
                 "publisher's bounds).",
             )
+        candidate = copy(offer)
+        candidate.price = price
+        try:  # the offer's own rules (a credits pack's price divides by its credits...)
+            candidate.full_clean(validate_unique=False)
+        except ValidationError as error:
+            raise _bad("price", " ".join(error.messages)) from None
         return {"offer": offer.pk, "token_id": str(offer.token_id), "price": str(price)}
     if action == ProposalAction.SET_PAYEES:
         payees = params.get("payees")
@@ -299,8 +306,7 @@ def _check_change(model, network, rules: GovernanceSettings, action: str, params
             seen.add(address)
             out.append({"address": address, "bps": bps})
         total = sum(item["bps"] for item in out)
-        tokenomics = model.tokenomics
-        room = BPS - tokenomics.platform_fee_bps - tokenomics.contributors_bps
+        room = payees_room(model.tokenomics)
         if total > room:
             raise _bad(
                 "payees",
@@ -377,6 +383,7 @@ def proposal_create(
         params=checked,
         proposer=proposer,
         created_by=created_by,
+        share_token=shares.token_address,
         share_token_id=shares.token_id,
         snapshot_block=snapshot,
         total_weight=total,
@@ -440,8 +447,7 @@ def ballot_cast(*, proposal: Proposal, voter, support, issued_at, signature) -> 
         <= min(closes, now.timestamp() + CLOCK_SKEW_SECONDS)
     ):
         raise DomainError(GovernanceErrorCode.BALLOT_TIME)
-    shares = ShareClass(proposal.network, _share_token(proposal), int(proposal.share_token_id))
-    weight = weights_at(shares, proposal.snapshot_block, [voter]).get(voter, 0)
+    weight = weights_at(shares_of(proposal), proposal.snapshot_block, [voter]).get(voter, 0)
     try:
         with transaction.atomic():
             current = (
@@ -479,16 +485,9 @@ def ballot_cast(*, proposal: Proposal, voter, support, issued_at, signature) -> 
     return Cast(ballot=ballot, replaced=current is not None, message=message)
 
 
-@lru_cache(maxsize=256)
-def _share_token_of(network_id: int, token_id: int) -> str:
-    found = ChainOffer.objects.filter(
-        network_id=network_id, token_id=token_id, kind=OfferKind.SHARES
-    ).first()
-    return found.token_address if found is not None else ""
-
-
-def _share_token(proposal: Proposal) -> str:
-    return _share_token_of(proposal.network_id, int(proposal.share_token_id))
+def shares_of(proposal: Proposal) -> ShareClass:
+    """The share class a proposal weighs, as fixed when it opened."""
+    return ShareClass(proposal.network, proposal.share_token, int(proposal.share_token_id))
 
 
 # --- the tally ---------------------------------------------------------------------------------
@@ -516,8 +515,7 @@ def count(header: dict, ballots: list[dict], weights: dict[str, int]) -> Outcome
     rules in ``header``, with ``weights`` at the snapshot. Pure: the tally and
     ``verify_tally`` both run it. A ballot whose signature does not recover to its voter, or
     signed outside the window, does not count (and says why)."""
-    domain = Domain(int(header["chain_id"]), header["governor"])
-    prefix = b"\x19\x01" + _separator(domain)
+    separator = _separator(Domain(int(header["chain_id"]), header["governor"]))
     head = BALLOT_TYPEHASH + bytes.fromhex(str(header["proposal_id"])[2:])
     latest: set[str] = set()
     sums = [0, 0, 0]  # by support: against, for, abstain
@@ -530,9 +528,9 @@ def count(header: dict, ballots: list[dict], weights: dict[str, int]) -> Outcome
         signature = item["signature"]
         entry = {"voter": voter, "support": support, "issued_at": issued_at}
         entry["signature"] = signature
-        try:  # the ballot's EIP-712 digest (ballot_digest, inlined: it runs per ballot)
-            struct = keccak(head + support.to_bytes(32, "big") + issued_at.to_bytes(32, "big"))
-            signer = recover(keccak(prefix + struct), signature=bytes.fromhex(signature[2:]))
+        try:  # ballot_digest, with the proposal's part kept across ballots
+            digest = eip712.digest(separator, _ballot_struct(head, support, issued_at))
+            signer = recover(digest, signature=bytes.fromhex(signature[2:]))
         except (ValueError, TypeError, OverflowError, BadSignature, AttributeError):
             signer = None
         if signer != voter or support not in (0, 1, 2):
@@ -569,7 +567,7 @@ def header_of(proposal: Proposal) -> dict:
         "model_id": proposal.model.tokenomics.chain_model_id,
         "chain_id": domain.chain_id,
         "governor": domain.governor,
-        "share_token": _share_token(proposal),
+        "share_token": proposal.share_token,
         "share_token_id": str(int(proposal.share_token_id)),
         "snapshot_block": proposal.snapshot_block,
         "total_weight": str(int(proposal.total_weight)),
@@ -600,8 +598,9 @@ def tally_document(proposal: Proposal) -> tuple[dict, Outcome]:
     ballots = [
         {"voter": v, "support": s, "issued_at": t, "signature": sig} for v, s, t, sig in rows
     ]
-    shares = ShareClass(proposal.network, header["share_token"], int(proposal.share_token_id))
-    weights = weights_at(shares, proposal.snapshot_block, {b["voter"] for b in ballots})
+    weights = weights_at(
+        shares_of(proposal), proposal.snapshot_block, {b["voter"] for b in ballots}
+    )
     outcome = count(header, ballots, weights)
     document = {
         "proposal": header,
@@ -650,18 +649,12 @@ def proposal_tally(*, proposal: Proposal) -> Proposal:
                 args=args,
                 idempotency_key=f"gov:execute:{locked.proposal_id}",
             )
-        Proposal.objects.filter(pk=locked.pk).update(
-            status=outcome.status,
-            for_weight=outcome.for_weight,
-            against_weight=outcome.against_weight,
-            abstain_weight=outcome.abstain_weight,
-            tally=document,
-            tally_hash=digest,
-            tallied_at=timezone.now(),
-            tally_transaction=tally_tx,
-            execution_transaction=execution,
-        )
-        locked.refresh_from_db()
+        locked.status = outcome.status
+        locked.for_weight = outcome.for_weight
+        locked.against_weight = outcome.against_weight
+        locked.abstain_weight = outcome.abstain_weight
+        locked.tally, locked.tally_hash, locked.tallied_at = document, digest, timezone.now()
+        locked.tally_transaction, locked.execution_transaction = tally_tx, execution
         _history(locked, "tallied: " + outcome.status)
     return locked
 
@@ -723,22 +716,35 @@ def governance_finish() -> int:
         .select_related("execution_transaction", "model")
     )
     for proposal in waiting:
-        tx = proposal.execution_transaction
-        with transaction.atomic():
-            if tx.status == TxStatus.CONFIRMED:
-                if _applicable(proposal):
-                    _apply(proposal)
-                else:  # the chain changed; what it names is gone from the portal's config
-                    proposal.failure = "Executed on chain; the offer or version it names was "
-                    proposal.failure += "deleted here since, so nothing was changed here."
-                proposal.status = ProposalStatus.EXECUTED
-                _history(proposal, "executed on chain")
-            else:
-                proposal.status = ProposalStatus.EXECUTION_FAILED
-                proposal.failure = (tx.revert_reason or tx.last_error or tx.status)[:2000]
-                _history(proposal, "execution failed")
+        try:
+            _finish(proposal)
+        except Exception:  # one proposal's trouble holds up no other; the next beat retries
+            logger.exception("could not finish proposal %s", proposal.proposal_id)
+            continue
         finished += 1
     return finished
+
+
+@transaction.atomic
+def _finish(proposal: Proposal) -> None:
+    tx = proposal.execution_transaction
+    if tx.status != TxStatus.CONFIRMED:
+        proposal.status = ProposalStatus.EXECUTION_FAILED
+        proposal.failure = (tx.revert_reason or tx.last_error or tx.status)[:2000]
+        _history(proposal, "execution failed")
+        return
+    proposal.status = ProposalStatus.EXECUTED
+    if not _applicable(proposal):  # the chain changed; what it names is gone from the config
+        proposal.failure = "Executed on chain; the offer or version it names was deleted here "
+        proposal.failure += "since, so nothing was changed here."
+    else:
+        try:
+            with transaction.atomic():
+                _apply(proposal)
+        except ValidationError as error:  # the configuration's rules moved on since it opened
+            proposal.failure = "Executed on chain; the portal's configuration refused the "
+            proposal.failure += f"change ({' '.join(error.messages)}): change it by hand."
+    _history(proposal, "executed on chain")
 
 
 def _applicable(proposal: Proposal) -> bool:
@@ -754,38 +760,35 @@ def _applicable(proposal: Proposal) -> bool:
 
 
 def _apply(proposal: Proposal) -> None:
-    params = proposal.params
-    reason = f"governance: proposal {proposal.proposal_id[:10]}"
+    """The executed change in what staff configured, through the tokenomics services (their
+    rules and history), so the next publish keeps it."""
+    from licensing.services import tokenomics
+
+    params, by = proposal.params, None
     if proposal.action in (ProposalAction.SET_PRICE, ProposalAction.SET_ACTIVE):
         offer = Offer.objects.get(pk=params["offer"])
         if proposal.action == ProposalAction.SET_PRICE:
             offer.price = Decimal(params["price"])
         else:
             offer.active = bool(params["active"])
-        offer._change_reason = reason
-        offer.save()
+        offer._change_reason = f"governance: proposal {proposal.proposal_id[:10]}"
+        tokenomics.offer_save(offer=offer, by=by)
     elif proposal.action == ProposalAction.SET_PAYEES:
-        Payee.objects.filter(model=proposal.model).delete()
+        for payee in Payee.objects.filter(model=proposal.model):
+            tokenomics.payee_delete(payee=payee, by=by)
         for number, payee in enumerate(params["payees"], start=1):
-            Payee.objects.create(
+            tokenomics.payee_create(
                 model=proposal.model,
                 address=payee["address"],
                 label=f"Payee {number} (by vote)",
                 bps=payee["bps"],
+                by=by,
             )
-        _sync_payees_bps(proposal.model)
     elif proposal.action == ProposalAction.PUBLISH_VERSION:
         from models_hub.models import ModelVersion
         from models_hub.services import version_publish
 
         version_publish(version=ModelVersion.objects.get(pk=params["version"]))
-
-
-def _sync_payees_bps(model) -> None:
-    from licensing.models import ModelTokenomics
-
-    total = Payee.objects.filter(model=model).aggregate(total=Sum("bps"))["total"] or 0
-    ModelTokenomics.objects.filter(model=model).update(payees_bps=total)
 
 
 # --- verification ------------------------------------------------------------------------------
@@ -924,8 +927,6 @@ def _networks_with_governor(model) -> list[Network]:
 def governance_settings_save(*, rules: GovernanceSettings, by=None) -> GovernanceSettings:
     """Save a model's governance rules and queue its split bounds to every network where the
     model's shares are on chain (the governor enforces them there)."""
-    from django.core.exceptions import ValidationError
-
     tokenomics = getattr(rules.model, "tokenomics", None)
     if tokenomics is None:
         raise ValidationError({"model": "Set up the model's tokenomics (and shares) first."})
@@ -933,7 +934,7 @@ def governance_settings_save(*, rules: GovernanceSettings, by=None) -> Governanc
         raise ValidationError(
             {"min_payees_bps": "The least the payees may share is above the most they may."}
         )
-    room = BPS - tokenomics.platform_fee_bps - tokenomics.contributors_bps
+    room = payees_room(tokenomics)
     if rules.max_payees_bps > room:
         raise ValidationError(
             {
@@ -953,8 +954,6 @@ def governance_settings_save(*, rules: GovernanceSettings, by=None) -> Governanc
 def price_bound_save(*, bound: PriceBound, by=None) -> PriceBound:
     """Save the prices holders may vote an offer to, and queue them to the governor where the
     offer is on chain."""
-    from django.core.exceptions import ValidationError
-
     if bound.offer.kind == OfferKind.SHARES:
         raise ValidationError({"offer": "Ownership shares have no price to vote on."})
     bound.full_clean()

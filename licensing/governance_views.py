@@ -167,9 +167,7 @@ def _propose(request, form, model, networks):
 def _row(proposal: Proposal, wallets: list[str]) -> dict:
     mine = []
     if wallets:
-        shares = governance.ShareClass(
-            proposal.network, governance._share_token(proposal), int(proposal.share_token_id)
-        )
+        shares = governance.shares_of(proposal)
         weights = governance.weights_at(shares, proposal.snapshot_block, wallets)
         ballots = {
             b.voter: b

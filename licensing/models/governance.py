@@ -122,6 +122,9 @@ class Proposal(models.Model):
     created_by = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    share_token = models.CharField(
+        max_length=42, editable=False, help_text="The shares' ERC-1155 contract at the snapshot."
+    )
     share_token_id = models.DecimalField(editable=False, **WEI)
     snapshot_block = models.PositiveBigIntegerField(
         help_text="Weights are share balances at this (finalized) block."

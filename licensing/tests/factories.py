@@ -638,6 +638,7 @@ def proposal_row(organization, marker: str) -> Proposal:
         network=matrix_network(),
         proposal_id="0x" + secrets.token_hex(32),
         title=f"{marker} proposal",
+        share_token=TOKEN_ADDRESS,
         share_token_id=3,
         snapshot_block=7,
         total_weight=1000,

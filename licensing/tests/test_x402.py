@@ -133,6 +133,28 @@ def test_a_malformed_header_is_a_400(client, agents):
     assert response.json()["code"] == "payment_malformed"
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"validBefore": str(2**256)},  # past uint256: it could never be settled
+        {"value": "-1"},
+        {"nonce": "0x1234"},  # not 32 bytes
+        {"from": 7},
+    ],
+)
+def test_an_authorization_out_of_its_types_is_a_400_and_records_nothing(
+    client, agents, agent, change
+):
+    _, _, url = agents
+    header = tamper(pay(agent, requirements_of(post(client, url))), **change)
+
+    response = post(client, url, **{"PAYMENT-SIGNATURE": header})
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "payment_malformed"
+    assert not PaymentAuthorization.objects.exists()
+
+
 def test_a_model_not_sold_per_call_still_needs_a_key(client, agents):
     _, offer, url = agents
     PayPerCallOffer.objects.filter(pk=offer.pk).update(active=False)

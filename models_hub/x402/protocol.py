@@ -152,6 +152,7 @@ _REVERTS = {
     "ERC3009InvalidAuthorizationTime": PaymentErrorCode.PAYMENT_EXPIRED,
     "AccessControlUnauthorizedAccount": PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED,
 }
+UINT256 = 2**256
 _has_code: set[tuple[int, str]] = set()  # wallets seen with code (code, once there, stays)
 
 
@@ -175,12 +176,15 @@ class Authorization:
             signature = bytes.fromhex(_hex(payload.payload["signature"]))
             if len(nonce) != 32 or not signature:
                 raise ValueError("a 32-byte nonce and a signature")
+            numbers = [int(fields[name]) for name in ("value", "validAfter", "validBefore")]
+            if not all(0 <= number < UINT256 for number in numbers):
+                raise ValueError("value, validAfter and validBefore are uint256")
             return cls(
                 payer=to_checksum_address(fields["from"]),
                 to=to_checksum_address(fields["to"]),
-                value=int(fields["value"]),
-                valid_after=int(fields["validAfter"]),
-                valid_before=int(fields["validBefore"]),
+                value=numbers[0],
+                valid_after=numbers[1],
+                valid_before=numbers[2],
                 nonce=nonce,
                 signature=signature,
             )
@@ -248,6 +252,22 @@ class NodeUnavailable(Exception):
     """The node did not answer (or answered something that is not JSON-RPC)."""
 
 
+class RevertedCall(Exception):
+    """The call reverted; ``data`` is its revert data (``0x`` when the node gave none)."""
+
+    def __init__(self, data: str) -> None:
+        super().__init__(data)
+        self.data = data
+
+
+def _node_down(exc: NodeUnavailable) -> DomainError:
+    return DomainError(
+        PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED,
+        f"The portal cannot reach its chain node to check the payment ({exc}); nothing was "
+        "charged.",
+    )
+
+
 def _rpc(w3: Web3, method: str, params: list):
     """One JSON-RPC call through the provider's own session, without web3's middleware (the
     paid call's hot path); returns ``result`` or raises ``RevertedCall`` / ``NodeUnavailable``."""
@@ -266,12 +286,6 @@ def _rpc(w3: Web3, method: str, params: list):
             raise RevertedCall("0x")
         raise NodeUnavailable(str(error.get("message") or error))
     return answer.get("result")
-
-
-class RevertedCall(Exception):
-    def __init__(self, data: str) -> None:
-        super().__init__(data)
-        self.data = data
 
 
 def settle_args(*, model_id: str, token: str, authorization: Authorization, receipt_id: str):
@@ -297,11 +311,7 @@ def _simulate_settle(w3: Web3, paywall: Paywall, args: list, *, sender: str) -> 
     try:
         _rpc(w3, "eth_call", [call, "latest"])
     except NodeUnavailable as exc:
-        raise DomainError(
-            PaymentErrorCode.PAYMENT_SETTLEMENT_FAILED,
-            f"The portal cannot reach its chain node to check the payment ({exc}); nothing was "
-            "charged.",
-        ) from None
+        raise _node_down(exc) from None
     except RevertedCall as reverted:
         raise _refusal(reverted.data, args) from None
 
@@ -347,7 +357,9 @@ def verify(*, payload, paywall: Paywall, rows: int, model_id: str, sender: str, 
     if not _signed_by_payer(authorization, paywall):
         try:
             contract = _is_contract(w3, paywall.chain_id, authorization.payer)
-        except (NodeUnavailable, RevertedCall):
+        except NodeUnavailable as exc:  # not the payer's fault: say the portal cannot check
+            raise _node_down(exc) from None
+        except RevertedCall:
             contract = False
         if not contract:  # the token would ask the wallet (EIP-1271); an EOA has no say
             raise DomainError(PaymentErrorCode.PAYMENT_INVALID_SIGNATURE)
